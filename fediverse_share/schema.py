@@ -1,0 +1,11 @@
+"""All tables of an instance: the application's and the ledger's."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from fediverse_share import tables
+
+
+def all_metadata() -> list[MetaData]:
+    return [tables.metadata]
