@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+from exchange import tables as ledger_tables
 from fediverse_share import tables
 
 
 def all_metadata() -> list[MetaData]:
-    return [tables.metadata]
+    return [tables.metadata, ledger_tables.metadata]
