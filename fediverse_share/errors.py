@@ -64,3 +64,18 @@ class Conflict(AppError):
 class PayloadTooLarge(AppError):
     status = 413
     code = "payload_too_large"
+
+
+def expected_error_types() -> tuple[type[Exception], ...]:
+    """The roots of every expected error: ours, the protocol library's, the ledger's."""
+    from exchange.errors import LedgerError
+
+    return (AppError, LedgerError)
+
+
+def error_code(exc: Exception) -> str:
+    return str(getattr(exc, "code", "error"))
+
+
+def error_message(exc: Exception) -> str:
+    return str(getattr(exc, "message", None) or exc)

@@ -191,8 +191,9 @@ inbox_items = Table(
     Column("received_at_us", BigInteger, nullable=False),
     Column("processed_at_us", BigInteger),
     Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at_us", BigInteger, nullable=False),
     Column("error", Text),
-    Index("ix_inbox_items_pending", "processed_at_us", "id"),
+    Index("ix_inbox_items_pending", "processed_at_us", "next_attempt_at_us"),
 )
 
 #: Likes, Announces and Blocks we received or made, by activity.

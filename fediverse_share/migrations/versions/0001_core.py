@@ -155,6 +155,7 @@ def upgrade() -> None:
         sa.Column("received_at_us", sa.BigInteger(), nullable=False),
         sa.Column("processed_at_us", sa.BigInteger(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at_us", sa.BigInteger(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["recipient_id"], ["actors.id"], name=op.f("fk_inbox_items_recipient_id_actors")
@@ -163,7 +164,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("activity_uri", name=op.f("uq_inbox_items_activity_uri")),
     )
     with op.batch_alter_table("inbox_items", schema=None) as batch_op:
-        batch_op.create_index("ix_inbox_items_pending", ["processed_at_us", "id"], unique=False)
+        batch_op.create_index(
+            "ix_inbox_items_pending", ["processed_at_us", "next_attempt_at_us"], unique=False
+        )
 
     op.create_table(
         "interactions",

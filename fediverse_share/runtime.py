@@ -1,0 +1,61 @@
+"""What a running instance holds: built by the app's lifespan, one per app.
+
+Handlers reach it as ``request.app.state.runtime``; workers and tests get it
+from the app too. Nothing here is global, so several instances share a process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+
+from fediverse_share.database import Database
+from fediverse_share.ids import IdGenerator
+from fediverse_share.settings import Settings
+from fediverse_share.signing_keys import SigningKeys
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceInfo:
+    """Who this instance is, read from its database at start-up."""
+
+    domain: str
+    community_username: str
+    base_url: str
+
+    def actor_uri(self, username: str) -> str:
+        return f"{self.base_url}/users/{username}"
+
+    @property
+    def instance_actor_uri(self) -> str:
+        return f"{self.base_url}/actor"
+
+    @property
+    def community_uri(self) -> str:
+        return self.actor_uri(self.community_username)
+
+    @property
+    def avatar_url(self) -> str:
+        return f"{self.base_url}/static/avatar.png"
+
+    @property
+    def header_url(self) -> str:
+        return f"{self.base_url}/static/header.png"
+
+    @property
+    def shared_inbox(self) -> str:
+        return f"{self.base_url}/inbox"
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    db: Database
+    http: httpx.AsyncClient
+    instance: InstanceInfo
+    ids: IdGenerator = field(default_factory=IdGenerator)
+    keys: SigningKeys = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keys = SigningKeys(self.db)
