@@ -7,6 +7,20 @@ secrets, private keys or stack traces.
 
     ActivityPubError                    activitypub_error (Exception)
     ├── InvalidKey                      invalid_key: a key that cannot be parsed or used
+    ├── DocumentInvalid                 document_invalid: not JSON, not an object, or a
+    │                                   required field missing or of the wrong type
+    ├── OriginMismatch                  origin_mismatch: an id on another host than its
+    │                                   actor's (forged or misattributed content)
+    ├── InvalidHandle                   invalid_handle: not acct:name@domain
+    ├── WebFingerMismatch               webfinger_mismatch: the subject or the self link
+    │                                   does not loop back to what was asked
+    ├── FetchError                      (abstract) getting a remote document
+    │   ├── FetchRefused                fetch_refused: the URL or the address it resolves
+    │   │                               to is not allowed (scheme, userinfo, private IP)
+    │   ├── FetchFailed                 fetch_failed: network error, timeout or an
+    │   │   │                           unexpected status (``status``, None if no answer)
+    │   │   └── Gone                    gone: 410, the document was deleted for good
+    │   └── ResponseTooLarge            response_too_large: the body passed the size cap
     └── SignatureError                  signature_error: the request's signature is not
         │                               acceptable (the web layer answers 401)
         ├── SignatureMissing            signature_missing: no Signature, Signature-Input
@@ -129,3 +143,75 @@ class KeyOwnerMismatch(SignatureError):
         super().__init__(f"the request is signed by {owner!r}, not by the actor {actor_id!r}")
         self.owner = owner
         self.actor_id = actor_id
+
+
+class DocumentInvalid(ActivityPubError):
+    """A remote document that is not what the protocol requires."""
+
+    code = "document_invalid"
+
+
+class OriginMismatch(ActivityPubError):
+    """An object or activity whose id host differs from its actor's host."""
+
+    code = "origin_mismatch"
+
+    def __init__(self, object_id: str, actor_id: str) -> None:
+        super().__init__(f"{object_id!r} is not on the same host as its actor {actor_id!r}")
+        self.object_id = object_id
+        self.actor_id = actor_id
+
+
+class InvalidHandle(ActivityPubError):
+    """Text that is not an ``acct:name@domain`` handle."""
+
+    code = "invalid_handle"
+
+
+class WebFingerMismatch(ActivityPubError):
+    """A WebFinger answer whose subject or self link does not loop back."""
+
+    code = "webfinger_mismatch"
+
+
+class FetchError(ActivityPubError):
+    """Getting a remote document failed; see the subclasses."""
+
+    code = "fetch_error"
+
+
+class FetchRefused(FetchError):
+    """The address policy forbids this URL (we never sent a request)."""
+
+    code = "fetch_refused"
+
+
+class FetchFailed(FetchError):
+    """No usable answer: a network error, a timeout or an unexpected status."""
+
+    code = "fetch_failed"
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Gone(FetchFailed):
+    """The server answered 410: the document was deleted for good."""
+
+    code = "gone"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"{url} is gone (410)", status=410)
+        self.url = url
+
+
+class ResponseTooLarge(FetchError):
+    """The response body passed the configured size cap."""
+
+    code = "response_too_large"
+
+    def __init__(self, url: str, max_body_bytes: int) -> None:
+        super().__init__(f"the response from {url} is larger than {max_body_bytes} bytes")
+        self.url = url
+        self.max_body_bytes = max_body_bytes
