@@ -12,25 +12,15 @@ import asyncio
 import re
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Connection, RowMapping, insert, select
 
+from activitypub.keys import KeyPair, generate_rsa_keypair
 from fediverse_share import tables
 from fediverse_share.errors import BadRequest, NotFound
 from fediverse_share.runtime import InstanceInfo
 
 USERNAME_RE = re.compile(r"[a-z0-9_]+([.-]+[a-z0-9_]+)*")
 MAX_USERNAME_LENGTH = 30
-
-
-@dataclass(frozen=True, slots=True)
-class KeyPair:
-    private_pem: str
-    public_pem: str = ""
-
-    def __repr__(self) -> str:
-        return "KeyPair(<private>)"
 
 
 def check_username(username: str) -> str:
@@ -43,24 +33,9 @@ def check_username(username: str) -> str:
     return name
 
 
-def _generate_keypair() -> KeyPair:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return KeyPair(private_pem, public_pem)
-
-
 async def generate_keypair() -> KeyPair:
     """A new RSA-2048 key pair; generated off the event loop (it takes ~100 ms)."""
-    return await asyncio.to_thread(_generate_keypair)
+    return await asyncio.to_thread(generate_rsa_keypair)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +71,8 @@ def insert_local_actor(conn: Connection, info: InstanceInfo, actor: NewActor) ->
             followers_url=base + "/followers",
             following_url=base + "/following",
             key_id=base + "#main-key",
-            public_key_pem=actor.keys.public_pem,
-            private_key_pem=actor.keys.private_pem,
+            public_key_pem=actor.keys.public_key_pem,
+            private_key_pem=actor.keys.private_key_pem,
             manually_approves_followers=False,
             discoverable=not is_instance,
             published_at_us=actor.created_at_us,

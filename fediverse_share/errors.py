@@ -68,9 +68,10 @@ class PayloadTooLarge(AppError):
 
 def expected_error_types() -> tuple[type[Exception], ...]:
     """The roots of every expected error: ours, the protocol library's, the ledger's."""
+    from activitypub.errors import ActivityPubError
     from exchange.errors import LedgerError
 
-    return (AppError, LedgerError)
+    return (AppError, ActivityPubError, LedgerError)
 
 
 def error_code(exc: Exception) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from activitypub.keys import PublicKeyCache
 from fediverse_share.database import Database
 from fediverse_share.ids import IdGenerator
 from fediverse_share.settings import Settings
@@ -56,6 +57,8 @@ class Runtime:
     instance: InstanceInfo
     ids: IdGenerator = field(default_factory=IdGenerator)
     keys: SigningKeys = field(init=False)
+    #: Remote actors' parsed public keys by keyId (the inbox's hot path).
+    public_keys: PublicKeyCache = field(default_factory=PublicKeyCache)
 
     def __post_init__(self) -> None:
         self.keys = SigningKeys(self.db)

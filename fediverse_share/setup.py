@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select
 
+from activitypub.keys import KeyPair
 from fediverse_share import actors, migrations, tables
 from fediverse_share.clock import now_us
 from fediverse_share.database import Database
@@ -68,8 +69,8 @@ def _create(
     conn: Connection,
     info: InstanceInfo,
     community: CommunitySpec,
-    group_keys: actors.KeyPair,
-    instance_keys: actors.KeyPair,
+    group_keys: KeyPair,
+    instance_keys: KeyPair,
     ids: IdGenerator,
 ) -> None:
     created = now_us()

@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from sqlalchemy import Connection, select
 
+from activitypub.keys import PrivateKey, load_private_key
 from fediverse_share import tables
 from fediverse_share.database import Database
 from fediverse_share.errors import NotFound
@@ -22,7 +21,7 @@ from fediverse_share.errors import NotFound
 @dataclass(frozen=True, slots=True)
 class SigningKey:
     key_id: str
-    private_key: RSAPrivateKey
+    private_key: PrivateKey
 
     def __repr__(self) -> str:
         return f"SigningKey({self.key_id!r})"
@@ -38,13 +37,8 @@ def _key_row(conn: Connection, actor_id: int) -> tuple[str, str]:
     return row.key_id, row.private_key_pem
 
 
-def _load(pem: str) -> RSAPrivateKey:
-    key = serialization.load_pem_private_key(
-        pem.encode(), password=None, unsafe_skip_rsa_key_validation=True
-    )
-    if not isinstance(key, RSAPrivateKey):
-        raise TypeError("actor keys are RSA")
-    return key
+def _load(pem: str) -> PrivateKey:
+    return load_private_key(pem, unsafe_skip_rsa_key_validation=True)
 
 
 class SigningKeys:
