@@ -1,18 +1,31 @@
-"""The one outgoing HTTP client an instance uses."""
+"""The one outgoing HTTP client an instance uses.
+
+It is the protocol library's guarded client: every connection is checked against
+the address policy when it is made (so a DNS answer cannot smuggle a private
+address past a check done earlier), redirects are never followed implicitly, and
+proxies from the environment are ignored.
+"""
 
 from __future__ import annotations
 
 import httpx
 
+from activitypub.addresses import AddressPolicy, guarded_client
 from fediverse_share.settings import Settings
 
 
+def address_policy(settings: Settings) -> AddressPolicy:
+    return AddressPolicy(
+        allow_http=settings.allow_http,
+        allow_private_addresses=settings.allow_private_addresses,
+    )
+
+
 def http_client(settings: Settings) -> httpx.AsyncClient:
-    # Small pools keep httpx's per-request CPU low (DESIGN §7); redirects are
-    # followed by our fetcher itself so each hop passes the address policy.
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.http_timeout_seconds, connect=5.0),
+    # Small pools keep httpx's per-request CPU low (DESIGN §7).
+    return guarded_client(
+        address_policy(settings),
+        timeout_seconds=settings.http_timeout_seconds,
+        user_agent=f"fediverse-share/0.1 (+{settings.base_url})",
         limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
-        follow_redirects=False,
-        headers={"User-Agent": f"fediverse-share/0.1 (+{settings.base_url})"},
     )

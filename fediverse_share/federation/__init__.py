@@ -1,0 +1,1 @@
+"""Federation glue: turning our actions into activities and activities into actions."""

@@ -1,0 +1,200 @@
+"""The persistent delivery queue (DESIGN §3 "Delivery").
+
+One row per (activity, inbox) in ``deliveries``; shared inboxes replace personal
+ones where offered, so a post to 10,000 followers on 200 servers is 200 jobs.
+Workers *claim* due jobs with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+so several worker processes never deliver a job twice; on SQLite the single
+writer makes the claim atomic), deliver them concurrently, and record every
+outcome in one write. A job whose lease ran out (its worker died) is claimed
+again: delivery is at least once, and inboxes dedupe by activity id.
+
+The retry policy and the HTTP POST itself belong to `activitypub.delivery`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection, and_, delete, or_, select, update
+
+from activitypub import delivery as ap_delivery
+from fediverse_share import tables
+from fediverse_share.clock import now_us
+from fediverse_share.runtime import Runtime
+from fediverse_share.upserts import insert_or_ignore
+
+CLAIM_BATCH = 200
+LEASE_US = 120 * 1_000_000
+CONCURRENCY = 50
+#: Failing on this many distinct days makes a domain unavailable (Mastodon: 7).
+UNAVAILABLE_AFTER_DAYS = 7
+_DAY_US = 86_400 * 1_000_000
+
+
+def domain_of(url: str) -> str:
+    return urlsplit(url).netloc.lower()
+
+
+def enqueue(
+    conn: Connection,
+    runtime: Runtime,
+    *,
+    activity_uri: str,
+    signer_id: int,
+    body: str,
+    inboxes: Iterable[str],
+    at_us: int,
+) -> int:
+    """Queue ``body`` for each distinct inbox, skipping unavailable domains."""
+    targets = sorted(set(inboxes))
+    unavailable = _unavailable_domains(conn, {domain_of(i) for i in targets})
+    rows = [
+        {
+            "id": runtime.ids.next_id(),
+            "activity_uri": activity_uri,
+            "signer_id": signer_id,
+            "inbox": inbox,
+            "domain": domain_of(inbox),
+            "body": body,
+            "state": "queued",
+            "attempts": 0,
+            "next_attempt_at_us": at_us,
+            "created_at_us": at_us,
+        }
+        for inbox in targets
+        if domain_of(inbox) not in unavailable
+    ]
+    insert_or_ignore(conn, tables.deliveries, rows)
+    return len(rows)
+
+
+def _unavailable_domains(conn: Connection, names: set[str]) -> set[str]:
+    if not names:
+        return set()
+    d = tables.domains
+    query = select(d.c.domain).where(d.c.domain.in_(names), d.c.unavailable.is_(True))
+    return set(conn.execute(query).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    inbox: str
+    domain: str
+    body: str
+    signer_id: int
+    attempts: int
+
+
+def claim_due(conn: Connection, at_us: int, limit: int = CLAIM_BATCH) -> list[Job]:
+    d = tables.deliveries
+    due = (
+        select(d.c.id)
+        .where(
+            d.c.state == "queued",
+            d.c.next_attempt_at_us <= at_us,
+            or_(d.c.claimed_until_us.is_(None), d.c.claimed_until_us < at_us),
+        )
+        .order_by(d.c.next_attempt_at_us)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(conn.execute(due).scalars())
+    if not ids:
+        return []
+    conn.execute(update(d).where(d.c.id.in_(ids)).values(claimed_until_us=at_us + LEASE_US))
+    rows = conn.execute(
+        select(d.c.id, d.c.inbox, d.c.domain, d.c.body, d.c.signer_id, d.c.attempts).where(
+            d.c.id.in_(ids)
+        )
+    )
+    return [Job(*row) for row in rows]
+
+
+async def deliver_due(runtime: Runtime) -> int:
+    """One worker step: claim due jobs, deliver them, record the outcomes."""
+    jobs = await runtime.db.write(claim_due, now_us())
+    if not jobs:
+        return 0
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(job: Job) -> ap_delivery.DeliveryResult:
+        async with gate:
+            key = await runtime.keys.signing_key(job.signer_id)
+            return await ap_delivery.deliver(
+                runtime.http,
+                job.inbox,
+                job.body.encode(),
+                key_id=key.key_id,
+                private_key=key.private_key,
+                timeout_seconds=runtime.settings.http_timeout_seconds,
+            )
+
+    results = await asyncio.gather(*(one(job) for job in jobs))
+    await runtime.db.write(record_outcomes, list(zip(jobs, results, strict=True)), now_us())
+    return len(jobs)
+
+
+def record_outcomes(
+    conn: Connection, outcomes: list[tuple[Job, ap_delivery.DeliveryResult]], at_us: int
+) -> None:
+    d = tables.deliveries
+    now = datetime.fromtimestamp(at_us / 1e6, tz=UTC)
+    rng = random.Random()
+    failing: set[str] = set()
+    for job, result in outcomes:
+        if result.outcome is ap_delivery.Outcome.DELIVERED:
+            conn.execute(delete(d).where(d.c.id == job.id))
+            _domain_answered(conn, job.domain, at_us)
+            continue
+        failing.add(job.domain)
+        retry_at = None
+        if result.outcome is ap_delivery.Outcome.RETRY:
+            retry_at = ap_delivery.next_attempt(
+                job.attempts + 1, now, retry_after=result.retry_after, rng=rng
+            )
+        values: dict[str, object] = {
+            "attempts": job.attempts + 1,
+            "claimed_until_us": None,
+            "last_error": result.error,
+        }
+        if retry_at is None:
+            values["state"] = "failed"
+        else:
+            values["next_attempt_at_us"] = int(retry_at.timestamp() * 1_000_000)
+        conn.execute(update(d).where(d.c.id == job.id).values(**values))
+    for domain in failing:
+        _domain_failed(conn, domain, at_us)
+
+
+def _domain_answered(conn: Connection, domain: str, at_us: int) -> None:
+    t = tables.domains
+    conn.execute(
+        update(t)
+        .where(t.c.domain == domain)
+        .values(failure_days=0, unavailable=False, last_success_at_us=at_us)
+    )
+
+
+def _domain_failed(conn: Connection, domain: str, at_us: int) -> None:
+    """Count distinct failing days; after enough of them, stop queueing for the domain."""
+    t = tables.domains
+    day = at_us // _DAY_US
+    insert_or_ignore(conn, t, [{"domain": domain, "failure_days": 0, "unavailable": False}])
+    conn.execute(
+        update(t)
+        .where(
+            t.c.domain == domain, or_(t.c.last_failure_day.is_(None), t.c.last_failure_day < day)
+        )
+        .values(failure_days=t.c.failure_days + 1, last_failure_day=day)
+    )
+    conn.execute(
+        update(t)
+        .where(and_(t.c.domain == domain, t.c.failure_days >= UNAVAILABLE_AFTER_DAYS))
+        .values(unavailable=True)
+    )

@@ -1,0 +1,139 @@
+"""What we do with each kind of inbound activity.
+
+Every handler is idempotent: the inbox already dedupes by activity id, and each
+effect is keyed too (a follow by its uri, a post by its uri), so processing an
+item twice (a worker died after acting but before marking it done) is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import orjson
+from sqlalchemy import Connection, RowMapping, delete
+
+from activitypub.objects import Activity, id_of, parse_activity, types_of
+from fediverse_share import tables
+from fediverse_share.clock import now_us
+from fediverse_share.federation import follows, posts, remote_actors
+from fediverse_share.runtime import Runtime
+from fediverse_share.upserts import insert_or_ignore
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Runtime, Activity, RowMapping], Awaitable[None]]
+
+
+async def handle(runtime: Runtime, item: RowMapping) -> None:
+    activity = parse_activity(orjson.loads(item["body"]))
+    actor = await remote_actors.get_actor(runtime, activity.actor)
+    handler = _HANDLERS.get(activity.type)
+    if handler is None:
+        log.debug("ignoring %s %s", activity.type, activity.id)
+        return
+    await handler(runtime, activity, actor)
+
+
+async def _follow(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:
+    await runtime.db.write(follows.accept_follow, runtime, activity.raw, actor)
+
+
+async def _accept(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:
+    follow_uri = id_of(activity.object)
+    if follow_uri:
+        await runtime.db.write(follows.mark_accepted, follow_uri, actor["id"])
+
+
+async def _reject(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:
+    follow_uri = id_of(activity.object)
+    if follow_uri:
+        await runtime.db.write(follows.remove_follow, follow_uri, followed_id=actor["id"])
+
+
+async def _undo(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:
+    inner_uri = id_of(activity.object)
+    if not inner_uri:
+        return
+    kinds = types_of(activity.object) if isinstance(activity.object, dict) else []
+    if not kinds or "Follow" in kinds:
+        await runtime.db.write(follows.remove_follow, inner_uri, follower_id=actor["id"])
+    await runtime.db.write(_remove_interaction, inner_uri, actor["id"])
+
+
+async def _create_or_update(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:
+    obj = activity.object
+    if not isinstance(obj, dict):
+        obj = await posts.fetch_object(runtime, id_of(obj) or "")
+    if "Note" in types_of(obj) or "Article" in types_of(obj) or "Page" in types_of(obj):
+        await runtime.db.write(posts.store_remote_post, runtime, obj, actor)
+
+
+async def _delete(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:
+    target = id_of(activity.object)
+    if target is None:
+        return
+    if target == actor["uri"]:
+        await runtime.db.write(remote_actors.mark_gone, target)
+    else:
+        await runtime.db.write(posts.mark_deleted, target, actor["id"])
+
+
+async def _announce(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:
+    await _record_interaction(runtime, activity, actor)
+    obj = activity.object
+    if isinstance(obj, dict) and {"Create", "Update"} & set(types_of(obj)):
+        # FEP-1b12 Announce(Create(x)): the inner activity is not signed by the
+        # group's key, so x is fetched from its own origin rather than trusted.
+        inner = parse_activity(obj)
+        obj = inner.object
+    uri = id_of(obj)
+    if uri and await runtime.db.read(posts.find_post, uri) is None:
+        fetched = await posts.fetch_object(runtime, uri)
+        author = await remote_actors.get_actor(runtime, id_of(fetched.get("attributedTo")) or "")
+        await runtime.db.write(posts.store_remote_post, runtime, fetched, author)
+
+
+async def _record_interaction(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:
+    await runtime.db.write(_insert_interaction, runtime, activity, actor["id"])
+
+
+def _insert_interaction(
+    conn: Connection, runtime: Runtime, activity: Activity, actor_id: int
+) -> None:
+    object_uri = id_of(activity.object) or ""
+    insert_or_ignore(
+        conn,
+        tables.interactions,
+        [
+            {
+                "id": runtime.ids.next_id(),
+                "type": activity.type,
+                "actor_id": actor_id,
+                "object_uri": object_uri,
+                "activity_uri": activity.id,
+                "created_at_us": now_us(),
+            }
+        ],
+    )
+    if activity.type == "Block":
+        follows.remove_between(conn, actor_id, object_uri)
+
+
+def _remove_interaction(conn: Connection, activity_uri: str, actor_id: int) -> None:
+    i = tables.interactions
+    conn.execute(delete(i).where(i.c.activity_uri == activity_uri, i.c.actor_id == actor_id))
+
+
+_HANDLERS: dict[str, Handler] = {
+    "Follow": _follow,
+    "Accept": _accept,
+    "Reject": _reject,
+    "Undo": _undo,
+    "Create": _create_or_update,
+    "Update": _create_or_update,
+    "Delete": _delete,
+    "Announce": _announce,
+    "Like": _record_interaction,
+    "Block": _record_interaction,
+}

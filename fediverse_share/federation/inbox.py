@@ -1,0 +1,130 @@
+"""Inboxes: verify, store, answer 202; process later, idempotently by activity id.
+
+The request path does the least it can: one signature check (public keys are
+cached by keyId), one JSON parse, one group-committed insert. Everything else
+(handlers that may fetch remote objects) runs in the worker, so a slow peer
+never holds an inbox request open and nothing accepted is lost in a crash.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, select, update
+from starlette.requests import Request
+from starlette.responses import Response
+
+from activitypub import signatures
+from activitypub.objects import check_same_origin, parse_activity
+from fediverse_share import tables
+from fediverse_share.clock import now_us
+from fediverse_share.federation import handlers, keys
+from fediverse_share.federation.delivery import domain_of
+from fediverse_share.runtime import Runtime
+from fediverse_share.upserts import insert_or_ignore
+from fediverse_share.web.bodies import parse_json_object, read_body
+
+PROCESS_BATCH = 100
+MAX_ATTEMPTS = 5
+RETRY_BASE_US = 30 * 1_000_000
+
+
+async def receive(request: Request, recipient_id: int | None) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    body = await read_body(request, runtime.settings.max_body_bytes)
+    verified = await signatures.verify_request(
+        method=request.method,
+        target_uri=_target_uri(runtime, request),
+        headers=request.headers,
+        body=body,
+        resolve_key=keys.resolver(runtime),
+    )
+    document = parse_json_object(body)
+    activity = parse_activity(document)
+    signatures.check_key_owner(verified, activity.actor)
+    check_same_origin(activity, activity.actor)
+    await runtime.db.write(store, runtime, activity.id, activity.actor, recipient_id, body)
+    return Response(status_code=202)
+
+
+def _target_uri(runtime: Runtime, request: Request) -> str:
+    # Behind a TLS proxy the app sees http; the signer signed our public URL.
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{runtime.instance.base_url}{request.url.path}{query}"
+
+
+def store(
+    conn: Connection,
+    runtime: Runtime,
+    activity_uri: str,
+    actor_uri: str,
+    recipient_id: int | None,
+    body: bytes,
+) -> None:
+    """Keep the activity once; a replay of the same id is accepted and ignored."""
+    at = now_us()
+    insert_or_ignore(
+        conn,
+        tables.inbox_items,
+        [
+            {
+                "id": runtime.ids.next_id(),
+                "activity_uri": activity_uri,
+                "actor_uri": actor_uri,
+                "recipient_id": recipient_id,
+                "body": body.decode("utf-8", errors="replace"),
+                "received_at_us": at,
+                "next_attempt_at_us": at,
+                "attempts": 0,
+            }
+        ],
+    )
+    # A peer that talks to us is reachable again.
+    d = tables.domains
+    conn.execute(
+        update(d)
+        .where(d.c.domain == domain_of(actor_uri), d.c.unavailable.is_(True))
+        .values(unavailable=False, failure_days=0)
+    )
+
+
+def _pending(conn: Connection, limit: int) -> list[RowMapping]:
+    i = tables.inbox_items
+    rows = conn.execute(
+        select(i)
+        .where(
+            i.c.processed_at_us.is_(None),
+            i.c.attempts < MAX_ATTEMPTS,
+            i.c.next_attempt_at_us <= now_us(),
+        )
+        .order_by(i.c.id)
+        .limit(limit)
+    )
+    return list(rows.mappings())
+
+
+def _finish(conn: Connection, item: RowMapping, error: str | None) -> None:
+    i = tables.inbox_items
+    at = now_us()
+    values: dict[str, Any] = {"attempts": item["attempts"] + 1, "error": error}
+    if error is None:
+        values["processed_at_us"] = at
+    else:
+        # A failure is usually a peer we could not reach: try again later, not now.
+        values["next_attempt_at_us"] = at + RETRY_BASE_US * 4 ** item["attempts"]
+    conn.execute(update(i).where(i.c.id == item["id"]).values(**values))
+
+
+async def process_pending(runtime: Runtime) -> int:
+    """One worker step: handle stored activities in arrival order."""
+    items = await runtime.db.read(_pending, PROCESS_BATCH)
+    for item in items:
+        error: str | None = None
+        try:
+            await handlers.handle(runtime, item)
+        except Exception as exc:  # recorded on the item; retried up to MAX_ATTEMPTS
+            error = f"{type(exc).__name__}: {exc}"
+            if not getattr(exc, "code", None):
+                handlers.log.exception("inbox item %s failed", item["activity_uri"])
+        await runtime.db.write(_finish, item, error)
+    return len(items)

@@ -1,0 +1,239 @@
+"""What our local actors publish: notes, follows and their undoing.
+
+Each action is one database write that stores the object and its activity and
+queues the deliveries, so nothing is announced that was not stored and nothing
+stored is left undelivered (the queue survives restarts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, RowMapping, insert, select, update
+
+from fediverse_share import tables
+from fediverse_share.clock import now_us, render_iso
+from fediverse_share.errors import Forbidden, NotFound
+from fediverse_share.federation import audiences, delivery
+from fediverse_share.federation.render import AS_CONTEXT, PUBLIC
+from fediverse_share.runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    post_id: int
+    uri: str
+    activity_uri: str
+
+
+def _dumps(doc: dict[str, Any]) -> str:
+    return orjson.dumps(doc).decode()
+
+
+def record_activity(
+    conn: Connection, runtime: Runtime, actor: RowMapping, doc: dict[str, Any], *, public: bool
+) -> None:
+    """Store one of our activities (for the outbox) and queue it to its audience."""
+    at = now_us()
+    body = _dumps(doc)
+    inner = doc.get("object")
+    object_uri = inner.get("id") if isinstance(inner, dict) else inner
+    conn.execute(
+        insert(tables.activities).values(
+            id=runtime.ids.next_id(),
+            uri=doc["id"],
+            actor_id=actor["id"],
+            type=doc["type"],
+            object_uri=object_uri,
+            public=public,
+            local=True,
+            published_at_us=at,
+            document=body,
+        )
+    )
+    inboxes = audiences.inboxes_for(conn, actor, doc)
+    delivery.enqueue(
+        conn,
+        runtime,
+        activity_uri=doc["id"],
+        signer_id=actor["id"],
+        body=body,
+        inboxes=inboxes,
+        at_us=at,
+    )
+
+
+def _local_actor(conn: Connection, actor_id: int) -> RowMapping:
+    row = conn.execute(select(tables.actors).where(tables.actors.c.id == actor_id)).mappings().one()
+    return row
+
+
+def note_document(
+    runtime: Runtime,
+    actor: RowMapping,
+    post_id: int,
+    content: str,
+    visibility: str,
+    at_us: int,
+    in_reply_to: str | None,
+) -> dict[str, Any]:
+    uri = f"{actor['uri']}/statuses/{post_id}"
+    to, cc = audiences.addressing(actor, visibility, runtime.instance.community_uri)
+    doc: dict[str, Any] = {
+        "id": uri,
+        "type": "Note",
+        "attributedTo": actor["uri"],
+        "content": content,
+        "url": f"{runtime.instance.base_url}/@{actor['username']}/{post_id}",
+        "published": render_iso(at_us),
+        "to": to,
+        "cc": cc,
+        "inReplyTo": in_reply_to,
+        "sensitive": False,
+    }
+    if actor["type"] == "Person":
+        doc["audience"] = runtime.instance.community_uri
+    return doc
+
+
+def publish_note(
+    conn: Connection,
+    runtime: Runtime,
+    actor_id: int,
+    content_html: str,
+    *,
+    visibility: str = "public",
+    in_reply_to: str | None = None,
+) -> Published:
+    """Store a Note by a local actor and send ``Create`` to its audience."""
+    actor = _local_actor(conn, actor_id)
+    at = now_us()
+    post_id = runtime.ids.next_id()
+    note = note_document(runtime, actor, post_id, content_html, visibility, at, in_reply_to)
+    conn.execute(
+        insert(tables.posts).values(
+            id=post_id,
+            uri=note["id"],
+            actor_id=actor_id,
+            type="Note",
+            content=content_html,
+            summary="",
+            url=note["url"],
+            in_reply_to_uri=in_reply_to,
+            visibility=visibility,
+            local=True,
+            published_at_us=at,
+            document=_dumps(note),
+        )
+    )
+    create = _wrap("Create", note, actor["uri"], at)
+    record_activity(conn, runtime, actor, create, public=visibility == "public")
+    if visibility == "public" and actor["type"] == "Person":
+        announce_to_community(conn, runtime, create)
+    return Published(post_id, note["id"], create["id"])
+
+
+def _wrap(kind: str, obj: dict[str, Any], actor_uri: str, at_us: int) -> dict[str, Any]:
+    return {
+        "@context": AS_CONTEXT,
+        "id": f"{obj['id']}/{kind.lower()}/{at_us}",
+        "type": kind,
+        "actor": actor_uri,
+        "published": render_iso(at_us),
+        "to": obj.get("to", [PUBLIC]),
+        "cc": obj.get("cc", []),
+        "object": {k: v for k, v in obj.items() if k != "@context"},
+    }
+
+
+def announce_to_community(conn: Connection, runtime: Runtime, activity: dict[str, Any]) -> None:
+    """FEP-1b12: the community Group announces a member's public activity.
+
+    Mastodon drops an Announce whose object is an activity, so the Group sends
+    both ``Announce(activity)`` for group-aware peers and ``Announce(object)``.
+    """
+    group = (
+        conn.execute(
+            select(tables.actors).where(tables.actors.c.uri == runtime.instance.community_uri)
+        )
+        .mappings()
+        .one()
+    )
+    at = now_us()
+    inner = activity["object"]
+    for suffix, obj in (("activity", activity), ("object", inner)):
+        announce = {
+            "@context": AS_CONTEXT,
+            "id": f"{group['uri']}/announces/{runtime.ids.next_id()}-{suffix}",
+            "type": "Announce",
+            "actor": group["uri"],
+            "published": render_iso(at),
+            "to": [PUBLIC],
+            "cc": [group["followers_url"]],
+            "object": obj if suffix == "activity" else inner["id"],
+        }
+        record_activity(conn, runtime, group, announce, public=True)
+
+
+def update_note(
+    conn: Connection, runtime: Runtime, actor_id: int, post_id: int, content_html: str
+) -> None:
+    post = _own_post(conn, actor_id, post_id)
+    actor = _local_actor(conn, actor_id)
+    at = now_us()
+    note = orjson.loads(post["document"])
+    note.update(content=content_html, updated=render_iso(at))
+    conn.execute(
+        update(tables.posts)
+        .where(tables.posts.c.id == post_id)
+        .values(content=content_html, updated_at_us=at, document=_dumps(note))
+    )
+    record_activity(
+        conn,
+        runtime,
+        actor,
+        _wrap("Update", note, actor["uri"], at),
+        public=post["visibility"] == "public",
+    )
+
+
+def delete_note(conn: Connection, runtime: Runtime, actor_id: int, post_id: int) -> None:
+    post = _own_post(conn, actor_id, post_id)
+    actor = _local_actor(conn, actor_id)
+    at = now_us()
+    note = orjson.loads(post["document"])
+    conn.execute(update(tables.posts).where(tables.posts.c.id == post_id).values(deleted_at_us=at))
+    tombstone = {
+        "id": post["uri"],
+        "type": "Tombstone",
+        "to": note.get("to", []),
+        "cc": note.get("cc", []),
+    }
+    record_activity(
+        conn,
+        runtime,
+        actor,
+        _wrap("Delete", tombstone, actor["uri"], at),
+        public=post["visibility"] == "public",
+    )
+
+
+def _own_post(conn: Connection, actor_id: int, post_id: int) -> RowMapping:
+    post = (
+        conn.execute(
+            select(tables.posts).where(
+                tables.posts.c.id == post_id,
+                tables.posts.c.local.is_(True),
+                tables.posts.c.deleted_at_us.is_(None),
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if post is None:
+        raise NotFound("no such post")
+    if post["actor_id"] != actor_id:
+        raise Forbidden("only its author may change a post")
+    return post

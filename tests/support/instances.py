@@ -1,0 +1,122 @@
+"""Real instances for federation tests: each with its own settings and database,
+served by uvicorn on a 127.0.0.1 ephemeral port inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from fediverse_share import ledger, setup
+from fediverse_share.app import create_app
+from fediverse_share.runtime import Runtime
+from fediverse_share.settings import Settings
+from tests.support.databases import fresh_database_url
+
+
+@dataclass(slots=True)
+class Instance:
+    name: str
+    settings: Settings
+    app: Starlette
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url
+
+    @property
+    def domain(self) -> str:
+        return self.settings.domain
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
+
+
+def _bound_socket(port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def serve_on(app: Starlette, sock: socket.socket) -> AsyncIterator[None]:
+    """Serve ``app`` (lifespan included) on an already bound socket until the block ends."""
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # surfaces the start-up error
+                raise RuntimeError("server stopped before it started")
+            await asyncio.sleep(0.005)
+        yield
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@contextlib.asynccontextmanager
+async def prepared_instance(
+    name: str,
+    tmp_path: Path,
+    postgres_url: str,
+    *,
+    community: str | None = None,
+    currency: str = "",
+    scale: int = 2,
+) -> AsyncIterator[Settings]:
+    """An initialised instance's settings (database and actors exist; nothing serves yet).
+
+    The port is chosen now, because the domain (``localhost:PORT``) is part of
+    every id the instance mints.
+    """
+    probe = _bound_socket()
+    port = probe.getsockname()[1]
+    probe.close()
+    async with fresh_database_url(postgres_url, tmp_path, name) as (url, schema):
+        settings = Settings(
+            domain=f"localhost:{port}",
+            data_dir=tmp_path / name,
+            database_url=url,
+            database_schema=schema,
+            secret_key=f"test-secret-{name}",
+            allow_http=True,
+            allow_private_addresses=True,
+            run_worker=False,
+        )
+        community = community or f"{name}_community"
+        currency = currency or f"{name.upper()}X"
+        await setup.initialise(settings, setup.CommunitySpec(community, community.title()))
+        await ledger.ensure_currency(settings, currency, f"{name} units", scale)
+        yield settings
+
+
+@contextlib.asynccontextmanager
+async def serving(name: str, settings: Settings) -> AsyncIterator[Instance]:
+    """Serve an initialised instance on its port; leave the block to stop it."""
+    port = int(settings.domain.rsplit(":", 1)[1])
+    app = create_app(settings)
+    async with serve_on(app, _bound_socket(port)):
+        yield Instance(name, settings, app)
+
+
+@contextlib.asynccontextmanager
+async def running_instance(
+    name: str, tmp_path: Path, postgres_url: str, *, community: str | None = None
+) -> AsyncIterator[Instance]:
+    async with (
+        prepared_instance(name, tmp_path, postgres_url, community=community) as settings,
+        serving(name, settings) as instance,
+    ):
+        yield instance
