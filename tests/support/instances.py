@@ -3,14 +3,11 @@ served by uvicorn on a 127.0.0.1 ephemeral port inside the test's event loop."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
 from starlette.applications import Starlette
 
 from fediverse_share import ledger, setup
@@ -18,6 +15,7 @@ from fediverse_share.app import create_app
 from fediverse_share.runtime import Runtime
 from fediverse_share.settings import Settings
 from tests.support.databases import fresh_database_url
+from tests.support.serve import bind_loopback, serve_app
 
 
 @dataclass(slots=True)
@@ -40,32 +38,6 @@ class Instance:
         return runtime
 
 
-def _bound_socket(port: int = 0) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    return sock
-
-
-@contextlib.asynccontextmanager
-async def serve_on(app: Starlette, sock: socket.socket) -> AsyncIterator[None]:
-    """Serve ``app`` (lifespan included) on an already bound socket until the block ends."""
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()  # surfaces the start-up error
-                raise RuntimeError("server stopped before it started")
-            await asyncio.sleep(0.005)
-        yield
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
-
-
 @contextlib.asynccontextmanager
 async def prepared_instance(
     name: str,
@@ -81,7 +53,7 @@ async def prepared_instance(
     The port is chosen now, because the domain (``localhost:PORT``) is part of
     every id the instance mints.
     """
-    probe = _bound_socket()
+    probe = bind_loopback()
     port = probe.getsockname()[1]
     probe.close()
     async with fresh_database_url(postgres_url, tmp_path, name) as (url, schema):
@@ -107,7 +79,7 @@ async def serving(name: str, settings: Settings) -> AsyncIterator[Instance]:
     """Serve an initialised instance on its port; leave the block to stop it."""
     port = int(settings.domain.rsplit(":", 1)[1])
     app = create_app(settings)
-    async with serve_on(app, _bound_socket(port)):
+    async with serve_app(app, sock=bind_loopback(port)):
         yield Instance(name, settings, app)
 
 
