@@ -222,3 +222,18 @@ async def test_signed_in_browser_consents_without_password_unless_force_login(
 
     forced = await site.http.get("/oauth/authorize", params=code_query(app, force_login="true"))
     assert "password" in read_form(forced.text)[1]
+
+
+async def test_a_tampered_session_cookie_is_ignored(site: Site) -> None:
+    """A session cookie whose signature does not match counts as no session at all."""
+    app = await register(site.http)
+    await authorize(site.http, code_query(app))
+    cookie = next(iter(site.http.cookies.jar))
+    session_id, user_id, issued, signature = cookie.value.split(".")
+    assert user_id == str(site.member.user_id)
+    forged = f"{session_id}.{int(user_id) + 1}.{issued}.{signature}"
+    site.http.cookies.clear()
+    site.http.cookies.set(cookie.name, forged)
+    page = await site.http.get("/oauth/authorize", params=code_query(app))
+    assert "password" in read_form(page.text)[1]
+    assert "Signed in as" not in page.text
