@@ -1,0 +1,19 @@
+"""Every route of the web app, in one list, grouped by the module that serves it."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+
+def all_routes() -> list[BaseRoute]:
+    from fediverse_share.web import actors, inbox, mastodon_api, oauth, well_known
+
+    return [
+        *well_known.routes(),
+        *inbox.routes(),
+        *actors.routes(),
+        *oauth.routes(),
+        *mastodon_api.routes(),
+        Mount("/static", StaticFiles(packages=[("fediverse_share", "static")]), name="static"),
+    ]
