@@ -60,7 +60,9 @@ def test_verify_digest_accepts(value):
         (f"SHA-256={JSON_SHA256}, SHA-512={HELLO_SHA256}", DigestMismatch),
         ("MD5=Sd/dVLAcvNLSq16eXua5uQ==", DigestMalformed),
         ("SHA-256", DigestMalformed),
-        ("SHA-256=not*base64", DigestMalformed),
+        ("SHA-512=not*base64", DigestMalformed),
+        ("SHA-256=not*base64", DigestMismatch),
+        ("SHA-256=é", DigestMismatch),
         ("", DigestMalformed),
     ],
 )
