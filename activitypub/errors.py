@@ -22,7 +22,7 @@ secrets, private keys or stack traces.
     │   │   └── Gone                    gone: 410, the document was deleted for good
     │   └── ResponseTooLarge            response_too_large: the body passed the size cap
     └── SignatureError                  signature_error: the request's signature is not
-        │                               acceptable (the web layer answers 401)
+        │                               acceptable (every one of these means 401)
         ├── SignatureMissing            signature_missing: no Signature, Signature-Input
         │                               or Authorization: Signature header
         ├── SignatureMalformed          signature_malformed: a header that cannot be parsed,

@@ -98,7 +98,8 @@ async def verify_request(
     """Verify a request's signature or raise a `SignatureError`.
 
     ``target_uri`` is the full URL the sender used (our public URL, not the one behind
-    the proxy); ``path`` is the path and query as received, derived from it if omitted;
+    the proxy); ``path`` is the path and query as received, for draft-cavage's
+    ``(request-target)``, derived from ``target_uri`` if omitted;
     ``headers`` may be any mapping, names in any case; ``now`` defaults to the clock.
     """
     prepared = prepare_verification(
