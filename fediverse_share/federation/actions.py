@@ -49,3 +49,9 @@ async def edit(runtime: Runtime, member: Member, post_id: int, content_html: str
 
 async def delete(runtime: Runtime, member: Member, post_id: int) -> None:
     await runtime.db.write(publish.delete_note, runtime, member.actor_id, post_id)
+
+
+async def update_profile(runtime: Runtime, member: Member, *, name: str, summary: str) -> None:
+    await runtime.db.write(
+        publish.update_profile, runtime, member.actor_id, name=name, summary=summary
+    )

@@ -62,6 +62,10 @@ async def _undo(runtime: Runtime, activity: Activity, actor: RowMapping) -> None
 
 
 async def _create_or_update(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:
+    if activity.type == "Update" and id_of(activity.object) == actor["uri"]:
+        # A profile change or a key rotation: take the actor's own document again.
+        await remote_actors.get_actor(runtime, actor["uri"], refresh=True)
+        return
     obj = activity.object
     if not isinstance(obj, dict):
         obj = await posts.fetch_object(runtime, id_of(obj) or "")

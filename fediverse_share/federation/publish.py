@@ -17,7 +17,7 @@ from fediverse_share import tables
 from fediverse_share.clock import now_us, render_iso
 from fediverse_share.errors import Forbidden, NotFound
 from fediverse_share.federation import audiences, delivery
-from fediverse_share.federation.render import AS_CONTEXT, PUBLIC
+from fediverse_share.federation.render import AS_CONTEXT, PUBLIC, render_actor
 from fediverse_share.runtime import Runtime
 
 
@@ -237,3 +237,25 @@ def _own_post(conn: Connection, actor_id: int, post_id: int) -> RowMapping:
     if post["actor_id"] != actor_id:
         raise Forbidden("only its author may change a post")
     return post
+
+
+def update_profile(
+    conn: Connection, runtime: Runtime, actor_id: int, *, name: str, summary: str
+) -> None:
+    """Change a local actor's display name and bio, and send ``Update`` of the actor."""
+    a = tables.actors
+    conn.execute(update(a).where(a.c.id == actor_id).values(name=name, summary=summary))
+    actor = _local_actor(conn, actor_id)
+    document = render_actor(actor, runtime.instance)
+    at = now_us()
+    activity = {
+        "@context": document["@context"],
+        "id": f"{actor['uri']}#updates/{at}",
+        "type": "Update",
+        "actor": actor["uri"],
+        "published": render_iso(at),
+        "to": [PUBLIC],
+        "cc": [actor["followers_url"]],
+        "object": {k: v for k, v in document.items() if k != "@context"},
+    }
+    record_activity(conn, runtime, actor, activity, public=True)

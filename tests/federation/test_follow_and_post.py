@@ -6,7 +6,7 @@ import httpx
 from sqlalchemy import Connection, func, select
 
 from fediverse_share import members, tables
-from fediverse_share.federation import actions, posts
+from fediverse_share.federation import actions, posts, remote_actors
 from fediverse_share.worker import run_until_idle
 from tests.support.instances import Instance
 
@@ -54,6 +54,11 @@ async def test_follow_post_update_delete_and_unfollow(two: tuple[Instance, Insta
     await run_until_idle(a.runtime, b.runtime)
     stored = await b.runtime.db.read(posts.find_post, published.uri)
     assert stored is not None and "long ladder" in stored["content"]
+
+    await actions.update_profile(a.runtime, alice, name="Alice A.", summary="Has a ladder")
+    await run_until_idle(a.runtime, b.runtime)
+    cached = await b.runtime.db.read(remote_actors.find_actor, alice.uri)
+    assert cached is not None and cached["name"] == "Alice A."
 
     await actions.delete(a.runtime, alice, published.post_id)
     await run_until_idle(a.runtime, b.runtime)
