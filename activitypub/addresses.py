@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _SHARED = ipaddress.IPv4Network("100.64.0.0/10")
 _LOCAL_NAMES = ("localhost", "localhost.localdomain")
+# Host names as DNS has them (underscores included, which some real hosts use).
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_NAME_RE = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?")
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -75,6 +79,15 @@ def is_public_address(address: IPAddress) -> bool:
     )
 
 
+def _ascii_host(host: str) -> str:
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return ""
+
+
 def _literal(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host.split("%", 1)[0])
@@ -104,6 +117,8 @@ class AddressPolicy:
         host = parts.hostname
         if not host:
             raise FetchRefused(f"{url!r} has no host")
+        if _literal(host) is None and not _HOST_NAME_RE.fullmatch(_ascii_host(host)):
+            raise FetchRefused(f"{host!r} is not a valid host name")
         self._check_name(host)
         return parts
 

@@ -89,7 +89,8 @@ def next_attempt(
 def classify(result: int | BaseException) -> Outcome:
     """The outcome of an answer with status ``result``, or of a request that raised it."""
     if isinstance(result, BaseException):
-        return Outcome.FAILED if isinstance(result, FetchRefused) else Outcome.RETRY
+        permanent = isinstance(result, FetchRefused | httpx.InvalidURL)
+        return Outcome.FAILED if permanent else Outcome.RETRY
     if 200 <= result < 300:
         return Outcome.DELIVERED
     if result == 410:
@@ -164,14 +165,16 @@ async def deliver(
     """
     headers = {"Content-Type": ACTIVITY_JSON}
     try:
-        if policy is not None:
-            await policy.check_url(inbox_url)
-        headers.update(
-            sign_request("POST", inbox_url, headers, body, key_id=key_id, private_key=private_key)
-        )
         async with asyncio.timeout(timeout_seconds):
+            if policy is not None:
+                await policy.check_url(inbox_url)
+            headers.update(
+                sign_request(
+                    "POST", inbox_url, headers, body, key_id=key_id, private_key=private_key
+                )
+            )
             status, retry_after = await _post(client, inbox_url, body, headers, timeout_seconds)
-    except (ActivityPubError, httpx.HTTPError, TimeoutError, OSError) as error:
+    except (ActivityPubError, httpx.HTTPError, httpx.InvalidURL, TimeoutError, OSError) as error:
         return _failure(error)
     outcome = classify(status)
     message = None if outcome is Outcome.DELIVERED else f"the inbox answered {status}"

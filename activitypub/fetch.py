@@ -31,7 +31,13 @@ import httpx
 import orjson
 
 from activitypub.addresses import AddressPolicy
-from activitypub.errors import DocumentInvalid, FetchFailed, Gone, ResponseTooLarge
+from activitypub.errors import (
+    DocumentInvalid,
+    FetchFailed,
+    FetchRefused,
+    Gone,
+    ResponseTooLarge,
+)
 from activitypub.keys import PrivateKey
 from activitypub.signatures import sign_request
 from activitypub.vocabulary import ACCEPT_ACTIVITY, ACTIVITY_MEDIA_TYPES, media_type_of
@@ -126,6 +132,8 @@ class Fetcher:
                         _check_response(hop, response, media_types)
                         return await self._read(hop, response)
                     hop = _redirect_target(hop, response)
+            except httpx.InvalidURL:
+                raise FetchRefused(f"{hop!r} is not a URL we can request") from None
             except httpx.HTTPError as error:
                 raise FetchFailed(f"could not fetch {hop}: {type(error).__name__}") from None
         raise FetchFailed(f"{url} redirected more than {self._max_redirects} times")

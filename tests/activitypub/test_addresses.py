@@ -81,10 +81,13 @@ async def test_http_is_refused_unless_allowed():
         "https:///no-host",
         "https://93.184.216.34:99999/",
         "https://93.184.216.34:port/",
+        "https://exa mple.com/",
+        "https://a..b.example/",
+        "https://[::1/",
     ],
 )
-async def test_userinfo_missing_hosts_and_bad_ports_are_refused(url):
-    """User information, a missing host or a malformed port are refused outright."""
+async def test_userinfo_bad_hosts_and_bad_ports_are_refused(url):
+    """User information, a missing or malformed host, or a bad port are refused outright."""
     with pytest.raises(FetchRefused):
         await PERMISSIVE.check_url(url)
 
