@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from activitypub import signatures
-from activitypub.objects import check_same_origin, parse_activity
+from activitypub.objects import check_context, check_same_origin, parse_activity
 from fediverse_share import tables
 from fediverse_share.clock import now_us
 from fediverse_share.federation import handlers, keys
@@ -40,6 +40,7 @@ async def receive(request: Request, recipient_id: int | None) -> Response:
         resolve_key=keys.resolver(runtime),
     )
     document = parse_json_object(body)
+    check_context(document)
     activity = parse_activity(document)
     signatures.check_key_owner(verified, activity.actor)
     check_same_origin(activity, activity.actor)
