@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from fediverse_share import members
+from fediverse_share.federation import actions
 from tests.web.oauth_client import (
     ISO_MILLIS,
     OOB,
@@ -221,3 +222,14 @@ async def test_instance_v2_shape(site: Site) -> None:
     assert isinstance(instance["contact"]["email"], str)
     assert instance["contact"]["account"] is None  # no admin yet
     assert instance["rules"] == []
+
+
+async def test_counts_follow_the_members_posts(site: Site) -> None:
+    """statuses_count, last_status_at and the instance's status_count count live local posts."""
+    await actions.post(site.instance.runtime, site.member, "<p>Lending a ladder</p>")
+    token = await password_token(site.http, await register(site.http))
+    me = (await site.http.get("/api/v1/accounts/verify_credentials", headers=bearer(token))).json()
+    assert me["statuses_count"] == 1
+    assert len(me["last_status_at"]) == 10  # YYYY-MM-DD
+    instance = (await site.http.get("/api/v1/instance")).json()
+    assert instance["stats"]["status_count"] == 1
