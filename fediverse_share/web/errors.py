@@ -54,7 +54,10 @@ def status_for(exc: Exception) -> int:
 
 
 async def handle_expected(request: Request, exc: Exception) -> Response:
-    return error_response(status_for(exc), error_message(exc), error_code(exc))
+    response = error_response(status_for(exc), error_message(exc), error_code(exc))
+    # Bearer errors carry their RFC 6750 challenge (WWW-Authenticate) with them.
+    response.headers.update(getattr(exc, "headers", None) or {})
+    return response
 
 
 async def handle_http(request: Request, exc: Exception) -> Response:

@@ -185,6 +185,7 @@ async def test_bearer_checks_answer_json_401_and_403(site: Site) -> None:
         assert response.status_code == status
         assert response.headers["content-type"] == "application/json"
         assert response.json()["code"] == code
+        assert response.headers["www-authenticate"].startswith("Bearer")
     profile_only = await password_token(site.http, app, scope="read:accounts")
     me = await site.http.get("/api/v1/accounts/verify_credentials", headers=bearer(profile_only))
     assert me.status_code == 200
