@@ -6,12 +6,13 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
+from activitypub.vocabulary import AS2_CONTEXT as AS_CONTEXT
+from activitypub.vocabulary import PUBLIC, SECURITY_CONTEXT
 from fediverse_share.clock import render_iso
 from fediverse_share.runtime import InstanceInfo
 
-AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
-SECURITY_CONTEXT = "https://w3id.org/security/v1"
-PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+__all__ = ["AS_CONTEXT", "CONTEXT", "PUBLIC", "property_value", "render_actor"]
+
 #: Terms Mastodon and FEP-0837 use beyond the two base contexts.
 EXTENSION_CONTEXT: dict[str, Any] = {
     "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
@@ -20,6 +21,25 @@ EXTENSION_CONTEXT: dict[str, Any] = {
     "schema": "http://schema.org#",
     "PropertyValue": "schema:PropertyValue",
     "value": "schema:value",
+    # FEP-0837 (federated marketplace): ValueFlows terms, OM2 units as the FEP has them.
+    "vf": "https://w3id.org/valueflows/ont/vf#",
+    "om2": "http://www.ontology-of-units-of-measure.org/resource/om-2/",
+    "Proposal": "vf:Proposal",
+    "Intent": "vf:Intent",
+    "purpose": "vf:purpose",
+    "publishes": "vf:publishes",
+    "reciprocal": "vf:reciprocal",
+    "unitBased": "vf:unitBased",
+    "action": "vf:action",
+    "resourceConformsTo": "vf:resourceConformsTo",
+    "resourceQuantity": "vf:resourceQuantity",
+    "availableQuantity": "vf:availableQuantity",
+    "hasUnit": "om2:hasUnit",
+    "hasNumericalValue": "om2:hasNumericalValue",
+    # Our own terms (FEDERATION.md): what kind of sharing a listing offers.
+    "share": "https://w3id.org/fediverse-share/ns#",
+    "sharingKind": "share:sharingKind",
+    "category": "share:category",
 }
 CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, EXTENSION_CONTEXT]
 

@@ -7,6 +7,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 
+from activitypub.html import sanitise_html
+
 
 def environment(request: Request) -> Environment:
     state = request.app.state
@@ -17,6 +19,8 @@ def environment(request: Request) -> Environment:
             autoescape=select_autoescape(default=True),
             auto_reload=False,
         )
+        # Stored HTML passes the same allow-list as remote HTML before it is shown.
+        env.filters["sanitise"] = sanitise_html
         state.jinja = env
     return env
 

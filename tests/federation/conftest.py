@@ -18,3 +18,13 @@ async def two(tmp_path: Path) -> AsyncIterator[tuple[Instance, Instance]]:
         running_instance("b", tmp_path, TEST_DATABASE_URL) as b,
     ):
         yield a, b
+
+
+@pytest.fixture
+async def three(tmp_path: Path) -> AsyncIterator[tuple[Instance, Instance, Instance]]:
+    async with (
+        running_instance("a", tmp_path, TEST_DATABASE_URL) as a,
+        running_instance("b", tmp_path, TEST_DATABASE_URL) as b,
+        running_instance("c", tmp_path, TEST_DATABASE_URL) as c,
+    ):
+        yield a, b, c
