@@ -1,0 +1,196 @@
+"""Every operation of the exchange API, declared once; the router and the document.
+
+`OPERATIONS` is the one list. `routes` turns it into Starlette routes and
+`render_openapi` into the OpenAPI 3.1 document served at
+``/api/exchange/v1/openapi.json``, so they cannot disagree about paths, methods or
+who may call what. The request and response schemas are `schemas.COMPONENTS`; tests
+check live responses against them (schemathesis included).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from exchange.statements import MAX_PAGE
+from fediverse_share.exchange_api import accounts, admin, payments
+from fediverse_share.exchange_api.caller import runtime_of
+from fediverse_share.exchange_api.schemas import COMPONENTS, ref
+from fediverse_share.exchange_api.spec import (
+    CSV,
+    IDEMPOTENCY_KEY,
+    PREFIX,
+    Access,
+    Operation,
+    Param,
+)
+
+VERSION = "1.0.0"
+DESCRIPTION = """\
+The community's mutual-credit ledger: its currency, members' accounts and statements,
+payments between members, and the operators' settings.
+
+Amounts are decimal strings in the currency's units (`"12.50"`) beside a `currency`
+code, never floats. Every write accepts an `Idempotency-Key` header (or an `id` in the
+body): repeating it with the same body returns the same result and changes nothing;
+with another body it is a 409 `idempotency_conflict`. Errors are `{"error", "code"}`.
+
+Authentication: OAuth 2 bearer tokens from this server's `/oauth/token` (the same ones
+Mastodon clients use). Reads need the `read` (or `read:accounts`) scope, writes `write`,
+operators' endpoints `admin:read` or `admin:write` and a member marked as an operator.
+
+Not here yet: payments to other communities (quotes answer 422
+`cross_community_not_available`), and the operators' peers and posted rates; both
+belong to clearing between communities.
+"""
+
+PAYMENT_ID = Param("payment_id", "path", {"type": "string", "minLength": 1}, "the payment's id")
+USERNAME = Param("username", "path", {"type": "string", "minLength": 1}, "a member's username")
+LIMIT = Param(
+    "limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+    f"entries per page (default {accounts.DEFAULT_PAGE})",
+)  # fmt: skip
+CURSOR = Param(
+    "cursor", "query", {"type": "string", "pattern": "^[0-9]{1,19}$"},
+    "the next_cursor of the previous page",
+)  # fmt: skip
+
+
+async def show_openapi(request: Request) -> Response:
+    return JSONResponse(render_openapi(runtime_of(request).instance.base_url))
+
+
+def _op(method: str, path: str, *args: Any, **kwargs: Any) -> Operation:
+    return Operation(method, PREFIX + path, *args, **kwargs)
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    _op("GET", "/openapi.json", show_openapi, "getOpenApi",
+        "This document", Access.PUBLIC, response=None),
+    _op("GET", "/currency", accounts.show_currency, "getCurrency",
+        "The community's currency", Access.PUBLIC, response="Currency"),
+    _op("GET", "/accounts/me", accounts.show_my_account, "getMyAccount",
+        "The caller's balance, holds, limits and issuance allowance", Access.READ,
+        response="Account"),
+    _op("GET", "/accounts/me/statement", accounts.show_my_statement, "getMyStatement",
+        "The caller's statement, newest first, a page at a time", Access.READ,
+        response="StatementPage", params=(LIMIT, CURSOR),
+        headers={"Link": 'the next page, as <URL>; rel="next", when there is one'}),
+    _op("GET", "/accounts/me/statement.csv", accounts.export_my_statement,
+        "exportMyStatement", "The caller's whole statement as CSV, oldest first",
+        Access.READ, media_type=CSV),
+    _op("POST", "/payments/quote", payments.create_quote, "quotePayment",
+        "What a payment will cost and how it would travel", Access.READ,
+        response="Quote", body="QuoteRequest", params=(IDEMPOTENCY_KEY,), errors=(404, 422),
+        description="Changes nothing, so it needs only a read scope."),
+    _op("POST", "/payments", payments.create_payment, "createPayment",
+        "Pay a member of this community", Access.WRITE, response="Payment", status=201,
+        body="PaymentRequest", params=(IDEMPOTENCY_KEY,), errors=(404, 409, 422),
+        headers={"Location": "the payment's URL"}),
+    _op("GET", "/payments/{payment_id}", payments.show_payment, "getPayment",
+        "A payment the caller made or received: state and legs", Access.READ,
+        response="Payment", params=(PAYMENT_ID,)),
+    _op("GET", "/admin/settings", admin.show_settings, "getLedgerSettings",
+        "The community's ledger settings", Access.ADMIN_READ, response="LedgerSettings"),
+    _op("PATCH", "/admin/settings", admin.change_settings, "updateLedgerSettings",
+        "Change some ledger settings", Access.ADMIN_WRITE, response="LedgerSettings",
+        body="LedgerSettingsPatch", params=(IDEMPOTENCY_KEY,)),
+    _op("PATCH", "/admin/accounts/{username}/limits", admin.change_limits,
+        "updateMemberLimits", "Change a member's credit, soft and upper limits",
+        Access.ADMIN_WRITE, response="Account", body="LimitsPatch",
+        params=(USERNAME, IDEMPOTENCY_KEY)),
+    _op("GET", "/admin/audit", admin.show_audit, "getLedgerAudit",
+        "Check every ledger invariant", Access.ADMIN_READ, response="AuditReport"),
+    _op("GET", "/admin/ledger.csv", admin.export_ledger, "exportLedger",
+        "Every transfer of the ledger as CSV", Access.ADMIN_READ, media_type=CSV),
+)  # fmt: skip
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route(op.path, op.endpoint, methods=[op.method], name=op.operation_id) for op in OPERATIONS
+    ]
+
+
+def _error(status: int) -> dict[str, Any]:
+    return {
+        "description": _ERROR_TEXT.get(status, "error"),
+        "content": {"application/json": {"schema": ref("Error")}},
+    }
+
+
+_ERROR_TEXT = {
+    400: "malformed or invalid request",
+    401: "no token, or not a valid one",
+    403: "the token lacks the scope, or the caller is not an operator",
+    404: "not found (or not the caller's to see)",
+    409: "the idempotency key was used with another request",
+    413: "the body is too large",
+    422: "a well-formed request the ledger refuses (or an app token where a member's is needed)",
+}
+
+
+def _success(op: Operation) -> dict[str, Any]:
+    if op.response is None:
+        schema: dict[str, Any] = {"type": "string"} if op.media_type == CSV else {"type": "object"}
+    else:
+        schema = ref(op.response)
+    success: dict[str, Any] = {
+        "description": op.summary,
+        "content": {op.media_type: {"schema": schema}},
+    }
+    if op.headers:
+        success["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}}
+            for name, text in op.headers.items()
+        }
+    return success
+
+
+def render_operation(op: Operation) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "tags": [op.tag],
+        "responses": {
+            str(op.status): _success(op),
+            **{str(status): _error(status) for status in op.error_statuses()},
+        },
+        "security": [{"bearer": [scope]} for scope in op.access.scopes],
+    }
+    if op.description:
+        doc["description"] = op.description
+    if op.params:
+        doc["parameters"] = [param.render() for param in op.params]
+    if op.body is not None:
+        doc["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": ref(op.body)}},
+        }
+    return doc
+
+
+def render_openapi(base_url: str) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method.lower()] = render_operation(op)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "fediverse-share exchange API", "version": VERSION,
+                 "description": DESCRIPTION},
+        "servers": [{"url": base_url}],
+        "paths": paths,
+        "components": {
+            "schemas": COMPONENTS,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an OAuth 2 access token from /oauth/token",
+                }
+            },
+        },
+    }  # fmt: skip

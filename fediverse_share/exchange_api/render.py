@@ -1,0 +1,166 @@
+"""Wire shapes of the exchange API: typed values → JSON-ready dicts (``render_*``).
+
+Amounts are decimal strings in the currency's units beside a ``currency`` code, never
+floats (`exchange.money.render_amount`); instants are ISO 8601 UTC with milliseconds;
+members appear as ``acct:name@domain``; ledger accounts (including the system ones,
+``issuance`` and the like) by their ledger id. The JSON Schemas of these shapes are in
+`fediverse_share.exchange_api.schemas`; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from exchange.accounts import Account
+from exchange.audit import Problem
+from exchange.booking import Transfer
+from exchange.money import Currency, render_amount
+from exchange.settings import LedgerSettings
+from exchange.statements import StatementEntry, StatementPage
+from fediverse_share.clock import render_iso_millis
+
+if TYPE_CHECKING:
+    from fediverse_share.exchange_api.payments import Payment
+    from fediverse_share.exchange_api.quotes import Quote
+
+
+def render_handle(username: str, domain: str) -> str:
+    return f"acct:{username}@{domain}"
+
+
+def render_instant(at_us: int | None) -> str | None:
+    return None if at_us is None else render_iso_millis(at_us)
+
+
+def render_limit(limit_minor: int | None, currency: Currency) -> str | None:
+    return None if limit_minor is None else render_amount(limit_minor, currency)
+
+
+def render_currency(currency: Currency) -> dict[str, Any]:
+    return {"code": currency.code, "name": currency.name, "scale": currency.scale}
+
+
+def render_account(account: Account, currency: Currency, domain: str) -> dict[str, Any]:
+    limits = account.limits
+    soft = limits.soft_limit_minor
+    warning = None
+    if account.soft_limit_reached and soft is not None:
+        warning = (
+            f"your available balance is at or below -{render_amount(soft, currency)}, "
+            "the community's warning threshold"
+        )
+    return {
+        "account": account.id,
+        "handle": render_handle(account.id, domain),
+        "currency": currency.code,
+        "balance": render_amount(account.balance_minor, currency),
+        "available": render_amount(account.available_minor, currency),
+        "holds": {
+            "debits": render_amount(account.debits_pending_minor, currency),
+            "credits": render_amount(account.credits_pending_minor, currency),
+        },
+        "credit_limit": render_limit(limits.credit_limit_minor, currency),
+        "soft_limit": render_limit(soft, currency),
+        "upper_limit": render_limit(limits.upper_limit_minor, currency),
+        "issuance_allowance": {
+            "granted": render_amount(account.allowance_granted_minor, currency),
+            "remaining": render_amount(account.allowance_remaining_minor, currency),
+        },
+        "warning": warning,
+        "closed": not account.is_open,
+    }
+
+
+def render_entry(entry: StatementEntry, currency: Currency) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "transfer_id": entry.transfer_id,
+        "phase": entry.phase.value,
+        "kind": entry.kind.value,
+        "counterparty": entry.counterparty_account_id,
+        "amount": render_amount(entry.amount_minor, currency),
+        "balance": render_amount(entry.balance_minor, currency),
+        "currency": currency.code,
+        "created_at": render_iso_millis(entry.created_at_us),
+        "memo": entry.memo,
+        "reference": entry.reference,
+        "pending_id": entry.pending_id,
+        "expires_at": render_instant(entry.expires_at_us),
+    }
+
+
+def render_statement(page: StatementPage, currency: Currency) -> dict[str, Any]:
+    return {
+        "currency": currency.code,
+        "entries": [render_entry(entry, currency) for entry in page.entries],
+        "next_cursor": page.next_cursor,
+    }
+
+
+def render_leg(transfer: Transfer, currency: Currency) -> dict[str, Any]:
+    return {
+        "transfer_id": transfer.id,
+        "kind": transfer.kind.value,
+        "phase": transfer.phase.value,
+        "debit_account": transfer.debit_account_id,
+        "credit_account": transfer.credit_account_id,
+        "amount": render_amount(transfer.amount_minor, currency),
+        "currency": currency.code,
+        "created_at": render_iso_millis(transfer.created_at_us),
+    }
+
+
+def render_payment(payment: Payment, currency: Currency, domain: str) -> dict[str, Any]:
+    first = payment.transfer
+    return {
+        "id": payment.id,
+        "state": payment.state,
+        "from": render_handle(first.debit_account_id, domain),
+        "to": render_handle(first.credit_account_id, domain),
+        "amount": render_amount(payment.amount_minor, currency),
+        "currency": currency.code,
+        "memo": first.memo,
+        "created_at": render_iso_millis(first.created_at_us),
+        "legs": [render_leg(leg, currency) for leg in payment.legs],
+    }
+
+
+def render_quote(quote: Quote, quote_id: str, currency: Currency, domain: str) -> dict[str, Any]:
+    amount = {"amount": render_amount(quote.amount_minor, currency), "currency": currency.code}
+    return {
+        "id": quote_id,
+        "to": render_handle(quote.payee, domain),
+        "send": amount,
+        "receive": amount,
+        "fee": {"amount": render_amount(0, currency), "currency": currency.code},
+        "path": ["local"],
+        "rates": [],
+        "expires_at": render_iso_millis(quote.expires_at_us),
+    }
+
+
+def render_settings(settings: LedgerSettings, currency: Currency) -> dict[str, Any]:
+    return {
+        "currency": currency.code,
+        "default_credit_limit": render_amount(settings.default_credit_limit_minor, currency),
+        "default_soft_limit": render_amount(settings.default_soft_limit_minor, currency),
+        "default_upper_limit": render_limit(settings.default_upper_limit_minor, currency),
+        "issuance_allowance": render_amount(settings.issuance_allowance_minor, currency),
+        "issuance_copay_bps": settings.issuance_copay_bps,
+        "issuance_reputation_threshold": str(settings.issuance_reputation_threshold),
+        "demurrage_rate_bps": settings.demurrage_rate_bps,
+        "demurrage_period": settings.demurrage_period.value,
+        "demurrage_free_threshold": render_amount(
+            settings.demurrage_free_threshold_minor, currency
+        ),
+    }
+
+
+def render_problem(problem: Problem) -> dict[str, Any]:
+    return {
+        "code": problem.code,
+        "severity": problem.severity.value,
+        "message": problem.message,
+        "account": problem.account_id,
+        "transfer_id": problem.transfer_id,
+    }
