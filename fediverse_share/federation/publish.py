@@ -7,6 +7,7 @@ stored is left undelivered (the queue survives restarts).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,13 @@ def _dumps(doc: dict[str, Any]) -> str:
 
 
 def record_activity(
-    conn: Connection, runtime: Runtime, actor: RowMapping, doc: dict[str, Any], *, public: bool
+    conn: Connection,
+    runtime: Runtime,
+    actor: RowMapping,
+    doc: dict[str, Any],
+    *,
+    public: bool,
+    also_to: Iterable[str] = (),
 ) -> None:
     """Store one of our activities (for the outbox) and queue it to its audience."""
     at = now_us()
@@ -53,7 +60,7 @@ def record_activity(
             document=body,
         )
     )
-    inboxes = audiences.inboxes_for(conn, actor, doc)
+    inboxes = audiences.inboxes_for(conn, actor, doc) | set(also_to)
     delivery.enqueue(
         conn,
         runtime,
@@ -65,7 +72,7 @@ def record_activity(
     )
 
 
-def _local_actor(conn: Connection, actor_id: int) -> RowMapping:
+def local_actor(conn: Connection, actor_id: int) -> RowMapping:
     row = conn.execute(select(tables.actors).where(tables.actors.c.id == actor_id)).mappings().one()
     return row
 
@@ -108,7 +115,7 @@ def publish_note(
     in_reply_to: str | None = None,
 ) -> Published:
     """Store a Note by a local actor and send ``Create`` to its audience."""
-    actor = _local_actor(conn, actor_id)
+    actor = local_actor(conn, actor_id)
     at = now_us()
     post_id = runtime.ids.next_id()
     note = note_document(runtime, actor, post_id, content_html, visibility, at, in_reply_to)
@@ -128,11 +135,55 @@ def publish_note(
             document=_dumps(note),
         )
     )
-    create = _wrap("Create", note, actor["uri"], at)
-    record_activity(conn, runtime, actor, create, public=visibility == "public")
-    if visibility == "public" and actor["type"] == "Person":
-        announce_to_community(conn, runtime, create)
+    create = send_created(conn, runtime, actor, note, at)
     return Published(post_id, note["id"], create["id"])
+
+
+def _via_community(actor: RowMapping, note: dict[str, Any]) -> bool:
+    """A member's public post goes out through the community Group too."""
+    return actor["type"] == "Person" and PUBLIC in note.get("to", [])
+
+
+def send_created(
+    conn: Connection, runtime: Runtime, actor: RowMapping, note: dict[str, Any], at_us: int
+) -> dict[str, Any]:
+    """Send ``Create(note)``; the community announces it both ways."""
+    create = _wrap("Create", note, actor["uri"], at_us)
+    record_activity(conn, runtime, actor, create, public=PUBLIC in note.get("to", []))
+    if _via_community(actor, note):
+        announce_to_community(conn, runtime, create, forms=("activity", "object"))
+    return create
+
+
+def _send_change(
+    conn: Connection,
+    runtime: Runtime,
+    actor: RowMapping,
+    activity: dict[str, Any],
+    note: dict[str, Any],
+) -> None:
+    """Send an Update or Delete of a post to everyone who may hold it.
+
+    Those who follow only the community got the post through its Announce: the
+    author's own signed activity goes to them as well (Mastodon applies an Update
+    or Delete from the post's author whoever it follows), and the Group announces
+    the activity for group-aware peers.
+    """
+    via_community = _via_community(actor, note)
+    community_followers: set[str] = set()
+    if via_community:
+        group = _community(conn, runtime)
+        community_followers = audiences.follower_inboxes(conn, group["id"])
+    public = PUBLIC in note.get("to", []) or PUBLIC in note.get("cc", [])
+    record_activity(conn, runtime, actor, activity, public=public, also_to=community_followers)
+    if via_community:
+        announce_to_community(conn, runtime, activity, forms=("activity",))
+
+
+def send_updated(
+    conn: Connection, runtime: Runtime, actor: RowMapping, note: dict[str, Any], at_us: int
+) -> None:
+    _send_change(conn, runtime, actor, _wrap("Update", note, actor["uri"], at_us), note)
 
 
 def _wrap(kind: str, obj: dict[str, Any], actor_uri: str, at_us: int) -> dict[str, Any]:
@@ -148,22 +199,26 @@ def _wrap(kind: str, obj: dict[str, Any], actor_uri: str, at_us: int) -> dict[st
     }
 
 
-def announce_to_community(conn: Connection, runtime: Runtime, activity: dict[str, Any]) -> None:
+def _community(conn: Connection, runtime: Runtime) -> RowMapping:
+    a = tables.actors
+    row = conn.execute(select(a).where(a.c.uri == runtime.instance.community_uri)).mappings()
+    return row.one()
+
+
+def announce_to_community(
+    conn: Connection, runtime: Runtime, activity: dict[str, Any], *, forms: tuple[str, ...]
+) -> None:
     """FEP-1b12: the community Group announces a member's public activity.
 
-    Mastodon drops an Announce whose object is an activity, so the Group sends
-    both ``Announce(activity)`` for group-aware peers and ``Announce(object)``.
+    Mastodon drops an Announce whose object is an activity, so for new posts the
+    Group sends both ``Announce(activity)`` for group-aware peers and
+    ``Announce(object)`` (``forms`` names which: ``activity``, ``object``).
     """
-    group = (
-        conn.execute(
-            select(tables.actors).where(tables.actors.c.uri == runtime.instance.community_uri)
-        )
-        .mappings()
-        .one()
-    )
+    group = _community(conn, runtime)
     at = now_us()
     inner = activity["object"]
-    for suffix, obj in (("activity", activity), ("object", inner)):
+    for suffix in forms:
+        obj = activity if suffix == "activity" else inner["id"]
         announce = {
             "@context": AS_CONTEXT,
             "id": f"{group['uri']}/announces/{runtime.ids.next_id()}-{suffix}",
@@ -172,7 +227,7 @@ def announce_to_community(conn: Connection, runtime: Runtime, activity: dict[str
             "published": render_iso(at),
             "to": [PUBLIC],
             "cc": [group["followers_url"]],
-            "object": obj if suffix == "activity" else inner["id"],
+            "object": obj,
         }
         record_activity(conn, runtime, group, announce, public=True)
 
@@ -181,7 +236,7 @@ def update_note(
     conn: Connection, runtime: Runtime, actor_id: int, post_id: int, content_html: str
 ) -> None:
     post = _own_post(conn, actor_id, post_id)
-    actor = _local_actor(conn, actor_id)
+    actor = local_actor(conn, actor_id)
     at = now_us()
     note = orjson.loads(post["document"])
     note.update(content=content_html, updated=render_iso(at))
@@ -190,18 +245,12 @@ def update_note(
         .where(tables.posts.c.id == post_id)
         .values(content=content_html, updated_at_us=at, document=_dumps(note))
     )
-    record_activity(
-        conn,
-        runtime,
-        actor,
-        _wrap("Update", note, actor["uri"], at),
-        public=post["visibility"] == "public",
-    )
+    send_updated(conn, runtime, actor, note, at)
 
 
 def delete_note(conn: Connection, runtime: Runtime, actor_id: int, post_id: int) -> None:
     post = _own_post(conn, actor_id, post_id)
-    actor = _local_actor(conn, actor_id)
+    actor = local_actor(conn, actor_id)
     at = now_us()
     note = orjson.loads(post["document"])
     conn.execute(update(tables.posts).where(tables.posts.c.id == post_id).values(deleted_at_us=at))
@@ -211,13 +260,7 @@ def delete_note(conn: Connection, runtime: Runtime, actor_id: int, post_id: int)
         "to": note.get("to", []),
         "cc": note.get("cc", []),
     }
-    record_activity(
-        conn,
-        runtime,
-        actor,
-        _wrap("Delete", tombstone, actor["uri"], at),
-        public=post["visibility"] == "public",
-    )
+    _send_change(conn, runtime, actor, _wrap("Delete", tombstone, actor["uri"], at), note)
 
 
 def _own_post(conn: Connection, actor_id: int, post_id: int) -> RowMapping:
@@ -245,7 +288,7 @@ def update_profile(
     """Change a local actor's display name and bio, and send ``Update`` of the actor."""
     a = tables.actors
     conn.execute(update(a).where(a.c.id == actor_id).values(name=name, summary=summary))
-    actor = _local_actor(conn, actor_id)
+    actor = local_actor(conn, actor_id)
     document = render_actor(actor, runtime.instance)
     at = now_us()
     activity = {

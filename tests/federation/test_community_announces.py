@@ -23,7 +23,7 @@ def _announces(conn: Connection, actor_uri: str) -> int:
 async def test_group_follower_gets_posts_by_announce_and_can_fetch_them(
     three: tuple[Instance, Instance, Instance],
 ) -> None:
-    """C follows only A's community; A's member's post reaches C via both Announce forms."""
+    """C follows only A's community: posts arrive by Announce, edits and deletion too."""
     a, _, c = three
     alice = await members.add_member(a.runtime, "alice", None)
     carol = await members.add_member(c.runtime, "carol", None)
@@ -43,8 +43,15 @@ async def test_group_follower_gets_posts_by_announce_and_can_fetch_them(
     assert as_json.json()["attributedTo"] == alice.uri
     assert "apples" in page.text and page.headers["content-type"].startswith("text/html")
 
+    await actions.edit(a.runtime, alice, published.post_id, "<p>Free apples, and pears</p>")
+    await run_until_idle(a.runtime, c.runtime)
+    edited = await c.runtime.db.read(posts.find_post, published.uri)
+    assert edited is not None and "pears" in edited["content"]
+
     await actions.delete(a.runtime, alice, published.post_id)
     await run_until_idle(a.runtime, c.runtime)
+    deleted = await c.runtime.db.read(posts.find_post, published.uri)
+    assert deleted is not None and deleted["deleted_at_us"] is not None
     async with httpx.AsyncClient() as client:
         gone = await client.get(published.uri, headers={"Accept": "application/activity+json"})
     assert gone.status_code == 410 and gone.json()["type"] == "Tombstone"
