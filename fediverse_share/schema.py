@@ -10,3 +10,8 @@ from fediverse_share import tables
 
 def all_metadata() -> list[MetaData]:
     return [tables.metadata, ledger_tables.metadata]
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Leave the engine-specific full-text objects (``fts_*``) out of comparisons."""
+    return not (name or "").startswith("fts_")

@@ -239,3 +239,47 @@ domains = Table(
     Column("unavailable", Boolean, nullable=False, default=False),
     Column("last_success_at_us", BigInteger),
 )
+
+#: Offers and needs (FEP-0837 Proposals), ours and remote ones; each is also a post
+#: (same id) so timelines and the client API show it as a status.
+listings = Table(
+    "listings",
+    metadata,
+    Column("id", BigInteger, ForeignKey("posts.id"), primary_key=True),
+    Column("uri", String(URI), nullable=False, unique=True),
+    Column("author_id", BigInteger, ForeignKey("actors.id"), nullable=False),
+    Column("community_uri", String(URI)),
+    Column("local", Boolean, nullable=False),
+    Column("purpose", String(8), nullable=False),  # offer | request
+    Column("kind", String(16), nullable=False),  # give|lend|rent|sell|swap|service
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("price_text", String(40)),  # as published: "12.50"
+    Column("price_minor", BigInteger),  # in the local currency, when it is ours
+    Column("currency_code", String(16)),
+    Column("currency_uri", String(URI)),
+    Column("quantity", String(40), nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("location", String(200)),
+    Column("expires_at_us", BigInteger),
+    Column("published_at_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger),
+    Column("withdrawn_at_us", BigInteger),
+    Index("ix_listings_browse", "purpose", "category", "id"),
+    Index("ix_listings_author", "author_id", "id"),
+)
+
+#: A listing that complements another one (offer ↔ need), for the member to hear of.
+listing_matches = Table(
+    "listing_matches",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False),
+    Column("own_listing_id", BigInteger, ForeignKey("listings.id"), nullable=False),
+    Column("matched_listing_id", BigInteger, ForeignKey("listings.id"), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    UniqueConstraint("own_listing_id", "matched_listing_id", name="uq_listing_matches_pair"),
+    Index("ix_listing_matches_user", "user_id", "id"),
+)

@@ -49,11 +49,16 @@ async def test_migrations_match_the_tables(db: Database) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from fediverse_share.schema import all_metadata
+    from fediverse_share.schema import all_metadata, include_name
 
     def diff(conn: Connection) -> list[object]:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "target_metadata": all_metadata()}
+            conn,
+            opts={
+                "compare_type": True,
+                "target_metadata": all_metadata(),
+                "include_name": include_name,
+            },
         )
         return list(compare_metadata(context, all_metadata()))  # type: ignore[arg-type]
 

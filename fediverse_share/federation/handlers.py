@@ -17,6 +17,7 @@ from activitypub.objects import Activity, id_of, parse_activity, types_of
 from fediverse_share import tables
 from fediverse_share.clock import now_us
 from fediverse_share.federation import follows, posts, remote_actors
+from fediverse_share.listings.wire import is_proposal
 from fediverse_share.runtime import Runtime
 from fediverse_share.upserts import insert_or_ignore
 
@@ -69,7 +70,7 @@ async def _create_or_update(runtime: Runtime, activity: Activity, actor: RowMapp
     obj = activity.object
     if not isinstance(obj, dict):
         obj = await posts.fetch_object(runtime, id_of(obj) or "")
-    if "Note" in types_of(obj) or "Article" in types_of(obj) or "Page" in types_of(obj):
+    if {"Note", "Article", "Page"} & set(types_of(obj)) or is_proposal(obj):
         await runtime.db.write(posts.store_remote_post, runtime, obj, actor)
 
 

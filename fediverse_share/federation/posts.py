@@ -15,6 +15,8 @@ from fediverse_share import tables
 from fediverse_share.clock import now_us
 from fediverse_share.federation.fetching import fetch_json
 from fediverse_share.federation.render import PUBLIC
+from fediverse_share.listings.store import mark_withdrawn, store_remote_listing
+from fediverse_share.listings.wire import is_proposal, parse_proposal
 from fediverse_share.runtime import Runtime
 
 
@@ -58,7 +60,10 @@ def _instant_us(value: Any) -> int | None:
 def store_remote_post(
     conn: Connection, runtime: Runtime, obj: dict[str, Any], author: RowMapping
 ) -> None:
-    """Insert or update (if newer) a remote object; its author must be its origin."""
+    """Insert or update (if newer) a remote object; its author must be its origin.
+
+    A FEP-0837 Proposal is also kept as a listing (searchable, matched with ours).
+    """
     uri = id_of(obj)
     if not uri or id_of(obj.get("attributedTo")) != author["uri"]:
         raise ForeignObject("the object is not attributed to the actor that sent it")
@@ -74,10 +79,12 @@ def store_remote_post(
         "updated_at_us": updated,
         "document": orjson.dumps(obj).decode(),
     }
+    remote_listing = parse_proposal(obj) if is_proposal(obj) else None
     if existing is None:
+        post_id = runtime.ids.next_id()
         conn.execute(
             insert(tables.posts).values(
-                id=runtime.ids.next_id(),
+                id=post_id,
                 uri=uri,
                 actor_id=author["id"],
                 type=_main_type(obj),
@@ -87,9 +94,12 @@ def store_remote_post(
             )
         )
     elif updated and updated > (existing["updated_at_us"] or 0):
-        conn.execute(
-            update(tables.posts).where(tables.posts.c.id == existing["id"]).values(**values)
-        )
+        post_id = existing["id"]
+        conn.execute(update(tables.posts).where(tables.posts.c.id == post_id).values(**values))
+    else:
+        return
+    if remote_listing is not None:
+        store_remote_listing(conn, runtime, remote_listing, post_id)
 
 
 def check_same_origin_of(obj: dict[str, Any], author_uri: str) -> None:
@@ -105,8 +115,10 @@ def _main_type(obj: dict[str, Any]) -> str:
 
 def mark_deleted(conn: Connection, uri: str, author_id: int) -> None:
     p = tables.posts
-    conn.execute(
+    deleted = conn.execute(
         update(p)
         .where(p.c.uri == uri, p.c.actor_id == author_id, p.c.deleted_at_us.is_(None))
         .values(deleted_at_us=now_us())
     )
+    if deleted.rowcount:
+        mark_withdrawn(conn, uri)
