@@ -1,0 +1,235 @@
+"""The exchange API's OpenAPI document: it matches the routes, and the live API matches it.
+
+Schemathesis reads the document served by a running instance, generates requests for
+every operation (valid ones and, separately, ones that break the schema) and checks
+each answer: never a 5xx, a documented status, the documented content type and headers,
+and a body that validates against the response schema. Its calls are synchronous
+(``requests``), so they run in a thread while the instance keeps serving in the test's
+event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import hypothesis
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from starlette.routing import Route
+
+from fediverse_share.exchange_api.spec import PREFIX
+from tests.support.tokens import Community, SignedIn, community
+
+DOCUMENT = f"{PREFIX}/openapi.json"
+CONFORMANCE = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+#: Fuzzing also checks that requests breaking the schema are refused (4xx).
+CHECKS = [*CONFORMANCE, negative_data_rejection]
+#: Examples per operation, per generation mode, per caller: small, so the whole fuzzing
+#: run stays within a couple of minutes on a 2-core machine.
+MAX_EXAMPLES = 15
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Community]:
+    async with community(tmp_path) as site:
+        yield site
+
+
+async def document(site: Community) -> dict[str, Any]:
+    response = await site.http.get(DOCUMENT)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    doc: dict[str, Any] = response.json()
+    return doc
+
+
+async def test_every_route_is_documented_and_every_operation_routed(site: Community) -> None:
+    """The (method, path) pairs under /api/exchange/v1 equal those of the served document."""
+    doc = await document(site)
+    documented = {
+        (method.upper(), path)
+        for path, item in doc["paths"].items()
+        for method in item
+        if method in METHODS
+    }
+    routed = {
+        (method, route.path)
+        for route in site.instance.app.routes
+        if isinstance(route, Route) and route.path.startswith(PREFIX)
+        for method in (route.methods or ()) - {"HEAD"}
+    }
+    assert documented == routed
+    assert len(routed) >= 13
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+async def test_document_shape_security_and_errors(site: Community) -> None:
+    """OpenAPI 3.1, a bearer scheme, scopes per operation, {error, code} errors, no loose refs."""
+    doc = await document(site)
+    assert doc["openapi"] == "3.1.0"
+    assert doc["servers"] == [{"url": site.instance.base_url}]
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    error = doc["components"]["schemas"]["Error"]
+    assert error["required"] == ["error", "code"]
+    for ref in _refs(doc):
+        assert ref.startswith("#/components/schemas/")
+        assert ref.rsplit("/", 1)[1] in doc["components"]["schemas"], ref
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            public = path in (f"{PREFIX}/currency", DOCUMENT)
+            assert (op["security"] == []) is public, (method, path)
+            for scopes in op["security"]:
+                assert list(scopes) == ["bearer"]
+            if not public:
+                assert {"401", "403"} <= set(op["responses"]), (method, path)
+            for status, answer in op["responses"].items():
+                if status.startswith(("4", "5")):
+                    schema = answer["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Error"}
+            if method in ("post", "patch"):
+                names = {p["name"] for p in op.get("parameters", ())}
+                assert "Idempotency-Key" in names, path
+    assert "clearing" in doc["info"]["description"]
+    assert "peers and posted rates" in doc["info"]["description"]
+
+
+def _validator(schema: Any, base_url: str, headers: dict[str, str]) -> Callable[[Any], None]:
+    def call_and_check(case: Any) -> None:
+        response = case.call(base_url=base_url, headers=headers, timeout=30)
+        case.validate_response(response, checks=CHECKS, headers=headers)
+
+    return call_and_check
+
+
+def _fuzz(doc: dict[str, Any], base_url: str, headers: dict[str, str]) -> list[str]:
+    """Run schemathesis over every operation; return the failures, one line each."""
+    schema = schemathesis.openapi.from_dict(doc)
+    check = _validator(schema, base_url, headers)
+    failures = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @hypothesis.settings(
+                max_examples=MAX_EXAMPLES,
+                derandomize=True,
+                database=None,
+                deadline=None,
+                phases=[Phase.generate],  # no shrinking: the report names the case
+                suppress_health_check=list(HealthCheck),
+            )
+            @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
+            def run(case: Any) -> None:
+                check(case)
+
+            try:
+                run()
+            except hypothesis.errors.Unsatisfiable:
+                continue  # no parameters and no body: nothing to break in negative mode
+            except Exception as exc:  # collected, so that one run reports every operation
+                failures.append(f"{operation.label} [{mode.value}]: {exc}"[:2000])
+    return failures
+
+
+def _good_requests(currency: str) -> dict[str, dict[str, Any]]:
+    """A request that should succeed for each operation, by operationId, in document order."""
+    pay = {"to": "alice", "amount": "1.50", "currency": currency, "memo": "tea"}
+    return {
+        "getOpenApi": {},
+        "getCurrency": {},
+        "getMyAccount": {},
+        "getMyStatement": {"query": {"limit": 2}},
+        "exportMyStatement": {},
+        "quotePayment": {"body": {"to": "alice", "amount": "1.50", "currency": currency}},
+        "createPayment": {"body": pay, "headers": {"Idempotency-Key": "tea"}},
+        "getPayment": {"path_parameters": {"payment_id": "pay:root:tea"}},
+        "getLedgerSettings": {},
+        "updateLedgerSettings": {"body": {"demurrage_rate_bps": 50, "demurrage_period": "day"}},
+        "updateMemberLimits": {
+            "path_parameters": {"username": "bob"},
+            "body": {"credit_limit": "50.00", "soft_limit": "10.00", "upper_limit": None},
+        },
+        "getLedgerAudit": {},
+        "exportLedger": {},
+    }
+
+
+def _call_good(
+    doc: dict[str, Any], base_url: str, headers: dict[str, str], currency: str
+) -> dict[str, int]:
+    schema = schemathesis.openapi.from_dict(doc)
+    good = _good_requests(currency)
+    statuses = {}
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operation_id = operation.definition.raw["operationId"]
+        request = good.pop(operation_id)  # every operation needs a good request here
+        extra = request.pop("headers", {})
+        case = operation.Case(**request)
+        response = case.call(base_url=base_url, headers={**headers, **extra}, timeout=30)
+        case.validate_response(response, checks=CONFORMANCE, headers=headers)
+        statuses[operation_id] = response.status_code
+    assert not good, f"operations gone from the document: {sorted(good)}"
+    return statuses
+
+
+async def test_a_good_request_to_every_operation_succeeds_as_documented(site: Community) -> None:
+    """Each operation, called well by an operator, answers 2xx with the documented body."""
+    await _populate(site)
+    admin = await site.sign_up("root", admin=True)
+    doc = await document(site)
+    args = (doc, site.instance.base_url, admin.headers, site.currency)
+    statuses = await asyncio.to_thread(_call_good, *args)
+    assert all(200 <= status < 300 for status in statuses.values()), statuses
+    assert statuses["createPayment"] == 201
+
+
+async def _populate(site: Community) -> tuple[SignedIn, SignedIn]:
+    alice, bob = await site.sign_up("alice"), await site.sign_up("bob")
+    body = {"to": "bob", "amount": "3.00", "currency": site.currency}
+    for key in ("a", "b", "c"):
+        await site.http.post(
+            f"{PREFIX}/payments", json=body, headers={**alice.headers, "Idempotency-Key": key}
+        )
+    return alice, bob
+
+
+async def test_schemathesis_finds_no_server_error_and_no_schema_breach(site: Community) -> None:
+    """Fuzzed requests, anonymous, as a member and as an operator: no 5xx, answers as documented."""
+    alice, _ = await _populate(site)
+    admin = await site.sign_up("root", admin=True)
+    doc = await document(site)
+    failures: list[str] = []
+    for headers in ({}, alice.headers, admin.headers):
+        failures += await asyncio.to_thread(_fuzz, doc, site.instance.base_url, headers)
+    assert not failures, "\n\n".join(failures)
+    problems = await site.http.get(f"{PREFIX}/admin/audit", headers=admin.headers)
+    assert problems.json()["ok"], problems.text
