@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, select, update
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -81,12 +81,16 @@ def store(
         ],
     )
     # A peer that talks to us is reachable again.
-    d = tables.domains
-    conn.execute(
-        update(d)
-        .where(d.c.domain == domain_of(actor_uri), d.c.unavailable.is_(True))
-        .values(unavailable=False, failure_days=0)
-    )
+    conn.execute(_REACHABLE_AGAIN, {"peer": domain_of(actor_uri)})
+
+
+# Built once: building an UPDATE and computing its cache key cost SQLAlchemy ~100 µs
+# per call, five times what running it costs, on the inbox's hot path (bench/inbox.py).
+_REACHABLE_AGAIN = (
+    update(tables.domains)
+    .where(tables.domains.c.domain == bindparam("peer"), tables.domains.c.unavailable.is_(True))
+    .values(unavailable=False, failure_days=0)
+)
 
 
 def _pending(conn: Connection, limit: int) -> list[RowMapping]:
