@@ -199,14 +199,18 @@ class _SQLite:
                     if job.alone:
                         job.outcome = (True, job.fn(conn, *job.args, **job.kwargs))
                         continue
-                    savepoint = conn.begin_nested()
+                    # Plain SQL with one fixed name: SQLAlchemy's begin_nested() compiles
+                    # a new "sa_savepoint_N" each time (uncached) and cost 35 µs a job
+                    # against 9 µs for this (bench/inbox.py); jobs never overlap here.
+                    conn.exec_driver_sql("SAVEPOINT job")
                     try:
                         value = job.fn(conn, *job.args, **job.kwargs)
                     except Exception as exc:  # handed to the caller, who decides
-                        savepoint.rollback()
+                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
+                        conn.exec_driver_sql("RELEASE SAVEPOINT job")
                         job.outcome = (False, exc)
                     else:
-                        savepoint.commit()
+                        conn.exec_driver_sql("RELEASE SAVEPOINT job")
                         job.outcome = (True, value)
         except Exception as exc:  # the commit (or an exclusive job) failed: nothing kept
             for job in batch:
