@@ -255,6 +255,8 @@ class Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._waiter: asyncio.Future[int] | None = None
+        #: The body of the last answer (the load client only looks at statuses).
+        self.last_body = b""
         self._transport: asyncio.Transport | None = None
 
     @classmethod
@@ -272,10 +274,11 @@ class Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
-        status = _take_response(self._buffer)
-        if status is not None:
+        answer = _take_response(self._buffer)
+        if answer is not None:
             self._waiter = None
-            waiter.set_result(status)
+            self.last_body = answer[1]
+            waiter.set_result(answer[0])
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -293,8 +296,8 @@ class Connection(asyncio.Protocol):
             self._transport.close()
 
 
-def _take_response(buffer: bytearray) -> int | None:
-    """Remove one whole response from ``buffer`` and return its status, if it is there."""
+def _take_response(buffer: bytearray) -> tuple[int, bytes] | None:
+    """Remove one whole response from ``buffer``: its status and body, if it is there."""
     end = buffer.find(b"\r\n\r\n")
     if end < 0:
         return None
@@ -310,8 +313,9 @@ def _take_response(buffer: bytearray) -> int | None:
     total = end + 4 + length
     if len(buffer) < total:
         return None
+    body = bytes(buffer[end + 4 : total])
     del buffer[:total]
-    return int(head[9:12])
+    return int(head[9:12]), body
 
 
 @dataclass(slots=True)
