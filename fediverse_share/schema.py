@@ -7,6 +7,7 @@ from sqlalchemy import MetaData
 from exchange import tables as ledger_tables
 from exchange import trade_tables as _trade_tables  # noqa: F401  (registers its tables)
 from fediverse_share import tables
+from fediverse_share.mastodon import tables as _mastodon_tables  # noqa: F401  (registers its tables)
 
 
 def all_metadata() -> list[MetaData]:

@@ -93,6 +93,39 @@ def remove_follow(
     conn.execute(delete(f).where(*where))
 
 
+def answer_request(
+    conn: Connection, runtime: Runtime, follower_id: int, target_id: int, *, accept: bool
+) -> str:
+    """A local account accepts or rejects a pending follow; returns the follow's uri."""
+    f, a = tables.follows, tables.actors
+    row = (
+        conn.execute(
+            select(f).where(
+                f.c.follower_id == follower_id, f.c.followed_id == target_id, f.c.state == "pending"
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound("no such follow request")
+    target = conn.execute(select(a).where(a.c.id == target_id)).mappings().one()
+    follower = conn.execute(select(a).where(a.c.id == follower_id)).mappings().one()
+    if accept:
+        conn.execute(update(f).where(f.c.id == row["id"]).values(state="accepted"))
+    else:
+        conn.execute(delete(f).where(f.c.id == row["id"]))
+    if not follower["local"]:
+        follow = {
+            "id": row["uri"],
+            "type": "Follow",
+            "actor": follower["uri"],
+            "object": target["uri"],
+        }
+        _answer(conn, runtime, target, follower, follow, "Accept" if accept else "Reject")
+    return str(row["uri"])
+
+
 def remove_between(conn: Connection, actor_id: int, other_uri: str) -> None:
     """A Block ends follows both ways between the two actors."""
     other = conn.execute(
@@ -127,7 +160,9 @@ def follow(conn: Connection, runtime: Runtime, follower_id: int, target: RowMapp
     if existing is not None:
         return str(existing)
     uri = f"{follower['uri']}#follows/{runtime.ids.next_id()}"
-    state = "pending" if not target["local"] else "accepted"
+    # A local account that approves its followers (a closed community) is asked too.
+    accepted = target["local"] and not target["manually_approves_followers"]
+    state = "accepted" if accepted else "pending"
     conn.execute(
         f.insert().values(
             id=runtime.ids.next_id(),

@@ -8,7 +8,8 @@ item twice (a worker died after acting but before marking it done) is harmless.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, RowMapping, delete
@@ -18,6 +19,7 @@ from fediverse_share import tables
 from fediverse_share.clock import now_us
 from fediverse_share.federation import follows, posts, remote_actors
 from fediverse_share.listings.wire import is_proposal
+from fediverse_share.mastodon import events
 from fediverse_share.runtime import Runtime
 from fediverse_share.upserts import insert_or_ignore
 
@@ -37,7 +39,14 @@ async def handle(runtime: Runtime, item: RowMapping) -> None:
 
 
 async def _follow(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:
-    await runtime.db.write(follows.accept_follow, runtime, activity.raw, actor)
+    await runtime.db.write(_accept_follow, runtime, activity.raw, actor)
+
+
+def _accept_follow(
+    conn: Connection, runtime: Runtime, follow: Mapping[str, Any], follower: RowMapping
+) -> None:
+    follows.accept_follow(conn, runtime, follow, follower)
+    events.follow_stored(conn, runtime, str(follow["id"]))
 
 
 async def _accept(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:
@@ -71,7 +80,18 @@ async def _create_or_update(runtime: Runtime, activity: Activity, actor: RowMapp
     if not isinstance(obj, dict):
         obj = await posts.fetch_object(runtime, id_of(obj) or "")
     if {"Note", "Article", "Page"} & set(types_of(obj)) or is_proposal(obj):
-        await runtime.db.write(posts.store_remote_post, runtime, obj, actor)
+        await runtime.db.write(_store_post, runtime, obj, actor)
+
+
+def _store_post(
+    conn: Connection, runtime: Runtime, obj: dict[str, Any], author: RowMapping
+) -> None:
+    """Store a remote post and tell the client API (feeds, tags, notifications)."""
+    before = posts.find_post(conn, id_of(obj) or "")
+    posts.store_remote_post(conn, runtime, obj, author)
+    after = posts.find_post(conn, id_of(obj) or "")
+    if after is not None and (before is None or before["document"] != after["document"]):
+        events.post_stored(conn, runtime, after["id"], new=before is None)
 
 
 async def _delete(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:
@@ -96,7 +116,9 @@ async def _announce(runtime: Runtime, activity: Activity, actor: RowMapping) -> 
     if uri and await runtime.db.read(posts.find_post, uri) is None:
         fetched = await posts.fetch_object(runtime, uri)
         author = await remote_actors.get_actor(runtime, id_of(fetched.get("attributedTo")) or "")
-        await runtime.db.write(posts.store_remote_post, runtime, fetched, author)
+        await runtime.db.write(_store_post, runtime, fetched, author)
+    if uri:
+        await runtime.db.write(events.reblog_stored, runtime, actor["id"], uri, activity.id)
 
 
 async def _record_interaction(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:
@@ -123,11 +145,13 @@ def _insert_interaction(
     )
     if activity.type == "Block":
         follows.remove_between(conn, actor_id, object_uri)
+    events.interaction_stored(conn, runtime, activity.type, actor_id, object_uri, activity.id)
 
 
 def _remove_interaction(conn: Connection, activity_uri: str, actor_id: int) -> None:
     i = tables.interactions
     conn.execute(delete(i).where(i.c.activity_uri == activity_uri, i.c.actor_id == actor_id))
+    events.activity_undone(conn, activity_uri, actor_id)
 
 
 _HANDLERS: dict[str, Handler] = {

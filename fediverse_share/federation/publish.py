@@ -7,7 +7,7 @@ stored is left undelivered (the queue survives restarts).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from fediverse_share.clock import now_us, render_iso
 from fediverse_share.errors import Forbidden, NotFound
 from fediverse_share.federation import audiences, delivery
 from fediverse_share.federation.render import AS_CONTEXT, PUBLIC, render_actor
+from fediverse_share.mastodon import events
 from fediverse_share.runtime import Runtime
 
 
@@ -113,12 +114,23 @@ def publish_note(
     *,
     visibility: str = "public",
     in_reply_to: str | None = None,
+    summary: str = "",
+    mentions: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
 ) -> Published:
-    """Store a Note by a local actor and send ``Create`` to its audience."""
+    """Store a Note by a local actor and send ``Create`` to its audience.
+
+    ``mentions`` (actor uris) are addressed too (``cc``, or ``to`` when direct);
+    ``extra`` adds fields to the Note (``tag``, ``attachment``, ``sensitive``…).
+    """
     actor = local_actor(conn, actor_id)
     at = now_us()
     post_id = runtime.ids.next_id()
     note = note_document(runtime, actor, post_id, content_html, visibility, at, in_reply_to)
+    note["to" if visibility == "direct" else "cc"] += [m for m in mentions if m != actor["uri"]]
+    note.update(extra or {})
+    if summary:
+        note["summary"] = summary
     conn.execute(
         insert(tables.posts).values(
             id=post_id,
@@ -126,7 +138,7 @@ def publish_note(
             actor_id=actor_id,
             type="Note",
             content=content_html,
-            summary="",
+            summary=summary,
             url=note["url"],
             in_reply_to_uri=in_reply_to,
             visibility=visibility,
@@ -152,6 +164,7 @@ def send_created(
     record_activity(conn, runtime, actor, create, public=PUBLIC in note.get("to", []))
     if _via_community(actor, note):
         announce_to_community(conn, runtime, create, forms=("activity", "object"))
+    events.note_published(conn, runtime, note["id"])
     return create
 
 
@@ -184,6 +197,7 @@ def send_updated(
     conn: Connection, runtime: Runtime, actor: RowMapping, note: dict[str, Any], at_us: int
 ) -> None:
     _send_change(conn, runtime, actor, _wrap("Update", note, actor["uri"], at_us), note)
+    events.note_changed(conn, runtime, note["id"])
 
 
 def _wrap(kind: str, obj: dict[str, Any], actor_uri: str, at_us: int) -> dict[str, Any]:
@@ -230,6 +244,9 @@ def announce_to_community(
             "object": obj,
         }
         record_activity(conn, runtime, group, announce, public=True)
+        if suffix == "object":
+            # Members who follow the community see the post as the Group's reblog.
+            events.reblog_stored(conn, runtime, group["id"], inner["id"], announce["id"])
 
 
 def update_note(
@@ -254,6 +271,7 @@ def delete_note(conn: Connection, runtime: Runtime, actor_id: int, post_id: int)
     at = now_us()
     note = orjson.loads(post["document"])
     conn.execute(update(tables.posts).where(tables.posts.c.id == post_id).values(deleted_at_us=at))
+    events.post_deleted(conn, post_id)
     tombstone = {
         "id": post["uri"],
         "type": "Tombstone",

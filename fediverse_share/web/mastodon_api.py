@@ -37,9 +37,21 @@ async def instance_v2(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
+    """Every route of the client API; verify_credentials before ``accounts/{id}``."""
+    from fediverse_share.web import (
+        mastodon_accounts,
+        mastodon_misc,
+        mastodon_notifications,
+        mastodon_statuses,
+    )
+
     return [
         Route("/api/v1/accounts/verify_credentials", verify_credentials),
         Route("/api/v1/instance", instance_v1),
         Route("/api/v1/instance/", instance_v1),
         Route("/api/v2/instance", instance_v2),
+        *mastodon_accounts.routes(),
+        *mastodon_statuses.routes(),
+        *mastodon_notifications.routes(),
+        *mastodon_misc.routes(),
     ]

@@ -1,0 +1,296 @@
+"""What a Status shows, loaded for a whole page of statuses in a fixed number of queries.
+
+A status id is either a post's id (an original) or a reblog's id (an Announce,
+shown as a wrapper whose ``reblog`` is the original). `load_statuses` takes a
+page of such ids and returns typed facts in the same order, skipping what is
+gone; rendering is `fediverse_share.mastodon.status_entities`. Who may see what
+is decided by the callers' queries (`visibility`), never here.
+
+Listings (offers and needs) are posts too (same id), so they load here like any
+post; the listings module owns how their content and card look.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, RowMapping, func, select
+
+from fediverse_share import tables
+from fediverse_share.mastodon import media
+from fediverse_share.mastodon import tables as mt
+from fediverse_share.mastodon.accounts import AccountFacts, load_accounts
+from fediverse_share.runtime import InstanceInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is asking: their actor (for favourited, reblogged) and member id (bookmarks)."""
+
+    actor_id: int
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class MentionFacts:
+    actor_id: int
+    username: str
+    acct: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostFacts:
+    post_id: int
+    uri: str
+    url: str
+    created_at_us: int
+    edited_at_us: int | None
+    account: AccountFacts
+    content_html: str
+    spoiler_text: str
+    visibility: str
+    sensitive: bool
+    language: str | None
+    in_reply_to_id: int | None
+    in_reply_to_account_id: int | None
+    media: tuple[media.MediaFacts, ...]
+    mentions: tuple[MentionFacts, ...]
+    tags: tuple[str, ...]
+    replies_count: int
+    reblogs_count: int
+    favourites_count: int
+    #: (favourited, reblogged, bookmarked) for the viewer; None when anonymous.
+    viewer_flags: tuple[bool, bool, bool] | None
+
+    @property
+    def status_id(self) -> int:
+        return self.post_id
+
+
+@dataclass(frozen=True, slots=True)
+class ReblogFacts:
+    reblog_id: int
+    uri: str
+    created_at_us: int
+    account: AccountFacts
+    post: PostFacts
+
+    @property
+    def status_id(self) -> int:
+        return self.reblog_id
+
+
+Status = PostFacts | ReblogFacts
+
+
+def document_of(row: RowMapping) -> dict[str, Any]:
+    try:
+        doc = orjson.loads(row["document"])
+    except orjson.JSONDecodeError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _tags_of(doc: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    tags = doc.get("tag")
+    tags = [tags] if isinstance(tags, dict) else tags
+    return [t for t in tags or [] if isinstance(t, dict) and t.get("type") == kind]
+
+
+def hashtags_of(doc: dict[str, Any]) -> list[str]:
+    """The hashtags of a note, lowercased and without ``#``."""
+    names = []
+    for tag in _tags_of(doc, "Hashtag"):
+        name = str(tag.get("name") or "").lstrip("#").strip().lower()
+        if name and len(name) <= 100:
+            names.append(name)
+    return list(dict.fromkeys(names))
+
+
+def mention_uris_of(doc: dict[str, Any]) -> list[str]:
+    return [str(t["href"]) for t in _tags_of(doc, "Mention") if isinstance(t.get("href"), str)]
+
+
+def _language(doc: dict[str, Any]) -> str | None:
+    content_map = doc.get("contentMap")
+    if isinstance(content_map, dict) and content_map:
+        first = next(iter(content_map))
+        return str(first)[:8] if first else None
+    return None
+
+
+def _counts(conn: Connection, posts: list[RowMapping]) -> dict[str, dict[Any, int]]:
+    uris = [p["uri"] for p in posts]
+    ids = [p["id"] for p in posts]
+    i, r, p = tables.interactions, mt.reblogs, tables.posts
+    likes = conn.execute(
+        select(i.c.object_uri, func.count())
+        .where(i.c.object_uri.in_(uris), i.c.type == "Like")
+        .group_by(i.c.object_uri)
+    )
+    reblogs = conn.execute(
+        select(r.c.post_id, func.count()).where(r.c.post_id.in_(ids)).group_by(r.c.post_id)
+    )
+    replies = conn.execute(
+        select(p.c.in_reply_to_uri, func.count())
+        .where(p.c.in_reply_to_uri.in_(uris), p.c.deleted_at_us.is_(None))
+        .group_by(p.c.in_reply_to_uri)
+    )
+    return {
+        "likes": {row[0]: row[1] for row in likes},
+        "reblogs": {row[0]: row[1] for row in reblogs},
+        "replies": {row[0]: row[1] for row in replies},
+    }
+
+
+def _viewer_sets(
+    conn: Connection, viewer: Viewer, posts: list[RowMapping]
+) -> tuple[set[str], set[int], set[int]]:
+    uris = [p["uri"] for p in posts]
+    ids = [p["id"] for p in posts]
+    i, r, b = tables.interactions, mt.reblogs, mt.bookmarks
+    liked = conn.execute(
+        select(i.c.object_uri).where(
+            i.c.object_uri.in_(uris), i.c.type == "Like", i.c.actor_id == viewer.actor_id
+        )
+    ).scalars()
+    reblogged = conn.execute(
+        select(r.c.post_id).where(r.c.post_id.in_(ids), r.c.actor_id == viewer.actor_id)
+    ).scalars()
+    bookmarked = conn.execute(
+        select(b.c.post_id).where(b.c.post_id.in_(ids), b.c.user_id == viewer.user_id)
+    ).scalars()
+    return set(liked), set(reblogged), set(bookmarked)
+
+
+def _parents(conn: Connection, posts: list[RowMapping]) -> dict[str, tuple[int, int]]:
+    uris = {p["in_reply_to_uri"] for p in posts if p["in_reply_to_uri"]}
+    if not uris:
+        return {}
+    p = tables.posts
+    rows = conn.execute(select(p.c.uri, p.c.id, p.c.actor_id).where(p.c.uri.in_(uris)))
+    return {row.uri: (row.id, row.actor_id) for row in rows}
+
+
+def _mentioned(conn: Connection, uris: Iterable[str]) -> dict[str, MentionFacts]:
+    wanted = set(uris)
+    if not wanted:
+        return {}
+    a = tables.actors
+    rows = conn.execute(select(a).where(a.c.uri.in_(wanted))).mappings()
+    return {
+        row["uri"]: MentionFacts(
+            row["id"],
+            row["username"],
+            row["username"] if row["local"] else f"{row['username']}@{row['domain']}",
+            row["url"] or row["uri"],
+        )
+        for row in rows
+    }
+
+
+def _content(row: RowMapping, doc: dict[str, Any]) -> str:
+    if row["content"]:
+        return str(row["content"])
+    # An Article or Page without content: its name, as Mastodon shows it.
+    name = doc.get("name")
+    return f"<p>{html.escape(name, quote=False)}</p>" if isinstance(name, str) and name else ""
+
+
+def load_statuses(
+    conn: Connection,
+    status_ids: Sequence[int],
+    info: InstanceInfo,
+    viewer: Viewer | None = None,
+) -> list[Status]:
+    """Statuses in the order of ``status_ids``; deleted or unknown ones are left out."""
+    if not status_ids:
+        return []
+    r, p = mt.reblogs, tables.posts
+    reblog_rows = {
+        row["id"]: row for row in conn.execute(select(r).where(r.c.id.in_(status_ids))).mappings()
+    }
+    post_ids = {sid for sid in status_ids if sid not in reblog_rows}
+    post_ids |= {row["post_id"] for row in reblog_rows.values()}
+    post_rows = list(
+        conn.execute(select(p).where(p.c.id.in_(post_ids), p.c.deleted_at_us.is_(None))).mappings()
+    )
+    posts = _load_posts(
+        conn, post_rows, info, viewer, [x["actor_id"] for x in reblog_rows.values()]
+    )
+    out: list[Status] = []
+    for sid in status_ids:
+        reblog = reblog_rows.get(sid)
+        if reblog is None:
+            if sid in posts:
+                out.append(posts[sid][0])
+            continue
+        found = posts.get(reblog["post_id"])
+        booster = found[1].get(reblog["actor_id"]) if found else None
+        if found is not None and booster is not None:
+            out.append(
+                ReblogFacts(reblog["id"], reblog["uri"], reblog["created_at_us"], booster, found[0])
+            )
+    return out
+
+
+def _load_posts(
+    conn: Connection,
+    rows: list[RowMapping],
+    info: InstanceInfo,
+    viewer: Viewer | None,
+    extra_actor_ids: list[int],
+) -> dict[int, tuple[PostFacts, dict[int, AccountFacts]]]:
+    if not rows:
+        return {}
+    docs = {row["id"]: document_of(row) for row in rows}
+    accounts = load_accounts(conn, [*(row["actor_id"] for row in rows), *extra_actor_ids], info)
+    counts = _counts(conn, rows)
+    parents = _parents(conn, rows)
+    mentioned = _mentioned(conn, (u for doc in docs.values() for u in mention_uris_of(doc)))
+    local_media = media.load_for_posts(conn, [row["id"] for row in rows if row["local"]], info)
+    flags = _viewer_sets(conn, viewer, rows) if viewer is not None else None
+    out: dict[int, tuple[PostFacts, dict[int, AccountFacts]]] = {}
+    for row in rows:
+        account = accounts.get(row["actor_id"])
+        if account is None:
+            continue
+        doc = docs[row["id"]]
+        parent = parents.get(row["in_reply_to_uri"] or "")
+        facts = PostFacts(
+            post_id=row["id"],
+            uri=row["uri"],
+            url=row["url"] or row["uri"],
+            created_at_us=row["published_at_us"],
+            edited_at_us=row["updated_at_us"],
+            account=account,
+            content_html=_content(row, doc),
+            spoiler_text=row["summary"] or "",
+            visibility=row["visibility"],
+            sensitive=bool(doc.get("sensitive")) or bool(row["summary"]),
+            language=_language(doc),
+            in_reply_to_id=parent[0] if parent else None,
+            in_reply_to_account_id=parent[1] if parent else None,
+            media=tuple(
+                local_media.get(row["id"], [])
+                if row["local"]
+                else media.remote_attachments(doc, row["id"])
+            ),
+            mentions=tuple(
+                mentioned[u] for u in dict.fromkeys(mention_uris_of(doc)) if u in mentioned
+            ),
+            tags=tuple(hashtags_of(doc)),
+            replies_count=counts["replies"].get(row["uri"], 0),
+            reblogs_count=counts["reblogs"].get(row["id"], 0),
+            favourites_count=counts["likes"].get(row["uri"], 0),
+            viewer_flags=None
+            if flags is None
+            else (row["uri"] in flags[0], row["id"] in flags[1], row["id"] in flags[2]),
+        )
+        out[row["id"]] = (facts, accounts)
+    return out
