@@ -4,6 +4,7 @@
      └── ExchangeApiError                   code + message safe to show
           ├── UnknownPayee                  404 unknown_payee: no local member by that name
           ├── UnknownPayment                404 unknown_payment: none, or not the caller's
+          ├── UnknownMember                 404 unknown_member: no local member by that name
           ├── NotAdmin                      403 not_admin: an operator's endpoint
           ├── IdempotencyKeyMismatch        400 idempotency_key_mismatch: header and id differ
           ├── SelfPayment                   422 self_payment: payer and payee are one member
@@ -32,6 +33,11 @@ class UnknownPayee(ExchangeApiError):
 class UnknownPayment(ExchangeApiError):
     status = 404
     code = "unknown_payment"
+
+
+class UnknownMember(ExchangeApiError):
+    status = 404
+    code = "unknown_member"
 
 
 class NotAdmin(ExchangeApiError):

@@ -16,9 +16,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from exchange.statements import MAX_PAGE
-from fediverse_share.exchange_api import accounts, admin, payments
+from exchange.trade_machine import Action
+from fediverse_share.exchange_api import (
+    accounts,
+    admin,
+    payments,
+    reviews,
+    schemas,
+    trade_schemas,
+    trades,
+)
 from fediverse_share.exchange_api.caller import runtime_of
-from fediverse_share.exchange_api.schemas import COMPONENTS, ref
+from fediverse_share.exchange_api.schemas import ref
 from fediverse_share.exchange_api.spec import (
     CSV,
     IDEMPOTENCY_KEY,
@@ -31,7 +40,8 @@ from fediverse_share.exchange_api.spec import (
 VERSION = "1.0.0"
 DESCRIPTION = """\
 The community's mutual-credit ledger: its currency, members' accounts and statements,
-payments between members, and the operators' settings.
+payments between members, trades with their reviews and reputation, and the
+operators' settings.
 
 Amounts are decimal strings in the currency's units (`"12.50"`) beside a `currency`
 code, never floats. Every write accepts an `Idempotency-Key` header (or an `id` in the
@@ -48,6 +58,11 @@ belong to clearing between communities.
 """
 
 PAYMENT_ID = Param("payment_id", "path", {"type": "string", "minLength": 1}, "the payment's id")
+TRADE_ID = Param("trade_id", "path", {"type": "string", "minLength": 1}, "the trade's id")
+HANDLE = Param(
+    "handle", "path", {"type": "string", "minLength": 1},
+    "a member of this community: name or acct:name@domain",
+)  # fmt: skip
 USERNAME = Param("username", "path", {"type": "string", "minLength": 1}, "a member's username")
 LIMIT = Param(
     "limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
@@ -65,6 +80,29 @@ async def show_openapi(request: Request) -> Response:
 
 def _op(method: str, path: str, *args: Any, **kwargs: Any) -> Operation:
     return Operation(method, PREFIX + path, *args, **kwargs)
+
+
+#: The steps of a trade: (path segment, action, body schema, who takes it).
+_STEPS = (
+    ("accept", Action.ACCEPT, "TradeStepRequest", "the party who did not propose"),
+    ("decline", Action.DECLINE, "TradeReasonRequest", "the party who did not propose"),
+    ("deliver", Action.DELIVER, "TradeStepRequest", "the provider (in a swap, each side)"),
+    ("confirm", Action.CONFIRM, "TradeStepRequest", "the receiver (in a swap, each side)"),
+    ("pay", Action.PAY, "TradePaymentRequest", "the payer, once delivery is confirmed"),
+    ("cancel", Action.CANCEL, "TradeReasonRequest",
+     "the proposer before agreement, either party after it (with a reason)"),
+    ("returned", Action.RETURN, "TradeStepRequest",
+     "the provider of a loan or rental, when it is back"),
+)  # fmt: skip
+
+
+def _step_operation(segment: str, action: Action, body: str, who: str) -> Operation:
+    return _op(
+        "POST", f"/trades/{{trade_id}}/{segment}", trades.step_endpoint(action),
+        f"trade{segment.title()}", f"{segment.title()}: taken by {who}", Access.WRITE,
+        response="Trade", body=body, params=(TRADE_ID, IDEMPOTENCY_KEY), errors=(409, 422),
+        tag="trades",
+    )  # fmt: skip
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -93,6 +131,21 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("GET", "/payments/{payment_id}", payments.show_payment, "getPayment",
         "A payment the caller made or received: state and legs", Access.READ,
         response="Payment", params=(PAYMENT_ID,)),
+    _op("POST", "/trades", trades.propose_trade, "proposeTrade",
+        "Propose a trade about a listing to another member", Access.WRITE,
+        response="Trade", status=201, body="TradeRequest", params=(IDEMPOTENCY_KEY,),
+        errors=(404, 409, 422), headers={"Location": "the trade's URL"}, tag="trades"),
+    _op("GET", "/trades/{trade_id}", trades.show_trade, "getTrade",
+        "A trade of the caller's: state, history and the reviews they may see",
+        Access.READ, response="Trade", params=(TRADE_ID,), tag="trades"),
+    *(_step_operation(*step) for step in _STEPS),
+    _op("POST", "/trades/{trade_id}/review", reviews.review_trade, "reviewTrade",
+        "Review the other party of a settled trade, once", Access.WRITE,
+        response="Review", status=201, body="ReviewRequest",
+        params=(TRADE_ID, IDEMPOTENCY_KEY), errors=(409, 422), tag="trades"),
+    _op("GET", "/members/{handle}/reputation", reviews.show_reputation, "getReputation",
+        "A member's reputation and the visible reviews it rests on", Access.READ,
+        response="Reputation", params=(HANDLE,), errors=(400, 422), tag="trades"),
     _op("GET", "/admin/settings", admin.show_settings, "getLedgerSettings",
         "The community's ledger settings", Access.ADMIN_READ, response="LedgerSettings"),
     _op("PATCH", "/admin/settings", admin.change_settings, "updateLedgerSettings",
@@ -184,7 +237,7 @@ def render_openapi(base_url: str) -> dict[str, Any]:
         "servers": [{"url": base_url}],
         "paths": paths,
         "components": {
-            "schemas": COMPONENTS,
+            "schemas": {**schemas.COMPONENTS, **trade_schemas.COMPONENTS},
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -48,6 +48,7 @@ from fediverse_share.exchange_api.caller import (
     runtime_of,
 )
 from fediverse_share.exchange_api.errors import SelfPayment, UnknownPayee, UnknownPayment
+from fediverse_share.exchange_api.handles import parse_local_handle
 from fediverse_share.exchange_api.render import render_payment, render_quote
 from fediverse_share.members import Member, find_member
 
@@ -99,7 +100,7 @@ def parse_payment(
     if code != currency.code:
         raise WrongCurrency(f"this community's currency is {currency.code}, not {code[:16]!r}")
     amount_minor = check_amount(parse_amount(required_str(body, "amount"), currency))
-    payee = quotes.parse_payee(required_str(body, "to"), domain)
+    payee = parse_local_handle(required_str(body, "to"), domain)
     if payee == payer.username:
         raise SelfPayment("you cannot pay yourself")
     if find_member(conn, payee) is None:

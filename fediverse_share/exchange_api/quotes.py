@@ -17,17 +17,13 @@ import base64
 import binascii
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass
 
-from fediverse_share.actors import MAX_USERNAME_LENGTH, USERNAME_RE
-from fediverse_share.errors import BadRequest
-from fediverse_share.exchange_api.errors import CrossCommunityNotAvailable, QuoteRefused
+from fediverse_share.exchange_api.errors import QuoteRefused
 
 QUOTE_VALIDITY_US = 10 * 60 * 1_000_000
 _CONTEXT = b"fediverse-share exchange quote v1\n"
 _SIGNATURE_BYTES = 16
-_HANDLE = re.compile(r"(?:acct:|@)?([^@\s]+)(?:@([^@\s]+))?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,21 +33,6 @@ class Quote:
     amount_minor: int
     currency_code: str
     expires_at_us: int
-
-
-def parse_payee(text: str, domain: str) -> str:
-    """The local username in ``bob``, ``@bob``, ``bob@domain`` or ``acct:bob@domain``."""
-    match = _HANDLE.fullmatch(text.strip()) if len(text) <= 300 else None
-    if match is None:
-        raise BadRequest("to is a member's name or acct:name@domain", code="invalid_payee")
-    name, host = match.group(1).lower(), match.group(2)
-    if host is not None and host.lower() != domain.lower():
-        raise CrossCommunityNotAvailable(
-            "payments to other communities are not available yet on this server"
-        )
-    if not USERNAME_RE.fullmatch(name) or len(name) > MAX_USERNAME_LENGTH:
-        raise BadRequest("to is a member's name or acct:name@domain", code="invalid_payee")
-    return name
 
 
 def _b64(data: bytes) -> str:

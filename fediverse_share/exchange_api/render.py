@@ -15,17 +15,19 @@ from exchange.accounts import Account
 from exchange.audit import Problem
 from exchange.booking import Transfer
 from exchange.money import Currency, render_amount
+from exchange.reputation import Reputation, Voice, to_decimal
+from exchange.reviews import Review
 from exchange.settings import LedgerSettings
 from exchange.statements import StatementEntry, StatementPage
+from exchange.trade_store import TradeStep
+from exchange.trade_terms import render_outside_payment
 from fediverse_share.clock import render_iso_millis
+from fediverse_share.exchange_api.handles import render_handle, render_party
 
 if TYPE_CHECKING:
     from fediverse_share.exchange_api.payments import Payment
     from fediverse_share.exchange_api.quotes import Quote
-
-
-def render_handle(username: str, domain: str) -> str:
-    return f"acct:{username}@{domain}"
+    from fediverse_share.exchange_api.trades import TradeView
 
 
 def render_instant(at_us: int | None) -> str | None:
@@ -163,4 +165,79 @@ def render_problem(problem: Problem) -> dict[str, Any]:
         "message": problem.message,
         "account": problem.account_id,
         "transfer_id": problem.transfer_id,
+    }
+
+
+def render_step(step: TradeStep, currency: Currency) -> dict[str, Any]:
+    return {
+        "seq": step.seq,
+        "action": step.action.value,
+        "actor": None if step.actor_role is None else step.actor_role.value,
+        "from": step.from_state.value,
+        "to": step.to_state.value,
+        "amount": render_limit(step.amount_minor, currency),
+        "outside": None if step.outside is None else render_outside_payment(step.outside),
+        "reason": step.reason,
+        "at": render_iso_millis(step.at_us),
+    }
+
+
+def render_review(review: Review, domain: str, *, visible: bool = True) -> dict[str, Any]:
+    return {
+        "trade_id": review.trade_id,
+        "reviewer": render_party(review.reviewer, domain),
+        "reviewer_role": review.reviewer_role.value,
+        "subject": render_party(review.subject, domain),
+        "rating": review.rating,
+        "text": review.text,
+        "written_at": render_iso_millis(review.written_at_us),
+        "visible": visible,
+    }
+
+
+def render_trade(view: TradeView, domain: str) -> dict[str, Any]:
+    trade, currency = view.trade, view.currency
+    return {
+        "id": trade.id,
+        "state": trade.state.value,
+        "option": trade.option.value,
+        "listing": {"ref": trade.listing.ref, "title": trade.listing.title,
+                    "kind": trade.listing.kind.value},
+        "provider": render_party(trade.provider, domain),
+        "receiver": render_party(trade.receiver, domain),
+        "proposer": trade.proposer.value,
+        "payer": trade.payer.value,
+        "currency": currency.code,
+        "price": render_limit(trade.price_minor, currency),
+        "outside": None if trade.outside is None else render_outside_payment(trade.outside),
+        "return_due_at": render_instant(trade.return_due_at_us),
+        "payment_id": trade.payment_id,
+        "paid": render_limit(trade.paid_minor, currency),
+        "reason": trade.reason,
+        "created_at": render_iso_millis(trade.created_at_us),
+        "updated_at": render_iso_millis(trade.updated_at_us),
+        "confirmed_at": render_instant(trade.confirmed_at_us),
+        "settled_at": render_instant(trade.settled_at_us),
+        "steps": [render_step(step, currency) for step in view.steps],
+        "reviews": [render_review(r, domain, visible=shown) for r, shown in view.reviews],
+    }  # fmt: skip
+
+
+def render_voice(voice: Voice, domain: str) -> dict[str, Any]:
+    return {
+        "reviewer": render_party(voice.reviewer, domain),
+        "mean_rating": str(to_decimal(voice.mean)),
+        "weight": str(to_decimal(voice.weight)),
+        "other_counterparties": voice.other_counterparties,
+        "trade_ids": list(voice.trade_ids),
+    }
+
+
+def render_reputation(reputation: Reputation, domain: str) -> dict[str, Any]:
+    return {
+        "member": render_party(reputation.subject, domain),
+        "score": str(reputation.score),
+        "reviewer_count": reputation.reviewer_count,
+        "voices": [render_voice(voice, domain) for voice in reputation.voices],
+        "reviews": [render_review(review, domain) for review in reputation.reviews],
     }

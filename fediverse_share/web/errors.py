@@ -38,6 +38,14 @@ _STATUS_BY_CODE: dict[str, int] = {
     "credit_limit_exceeded": 422,
     "upper_limit_exceeded": 422,
     "account_closed": 422,
+    "unknown_trade": 404,
+    "trade_conflict": 409,
+    "not_a_party": 403,
+    "wrong_party": 403,
+    "invalid_transition": 409,
+    "review_not_allowed": 409,
+    "review_window_closed": 409,
+    "review_exists": 409,
 }
 
 

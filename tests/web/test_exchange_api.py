@@ -206,7 +206,7 @@ def _rejections(currency: str, domain: str) -> list[tuple[dict[str, Any], int, s
         ({**good, "amount": 1.5}, 400, "invalid_request"),
         ({**good, "to": "nobody"}, 404, "unknown_payee"),
         ({**good, "to": "issuance"}, 404, "unknown_payee"),
-        ({**good, "to": "a b"}, 400, "invalid_payee"),
+        ({**good, "to": "a b"}, 400, "invalid_handle"),
         ({**good, "to": "alice"}, 422, "self_payment"),
         ({**good, "to": f"acct:alice@{domain}"}, 422, "self_payment"),
         ({**good, "amount": "100.01"}, 422, "credit_limit_exceeded"),
@@ -264,7 +264,7 @@ async def test_quotes_for_local_payees(site: Community) -> None:
     )
     assert remote.status_code == 422
     assert remote.json() == {
-        "error": "payments to other communities are not available yet on this server",
+        "error": "members of other communities cannot be paid or traded with from here yet",
         "code": "cross_community_not_available",
     }
 

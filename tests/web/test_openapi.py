@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -159,9 +160,17 @@ def _fuzz(doc: dict[str, Any], base_url: str, headers: dict[str, str]) -> list[s
     return failures
 
 
+LADDER = {"ref": "https://example.org/listings/ladder", "title": "A ladder", "kind": "offer"}
+
+
 def _good_requests(currency: str) -> dict[str, dict[str, Any]]:
-    """A request that should succeed for each operation, by operationId, in document order."""
+    """A request that should succeed for each operation, by operationId, in document order.
+
+    ``as`` names the member who calls (default: the operator ``root``); the trades
+    ``root:declined``, ``root:cancelled`` and ``root:loan`` are prepared by `_populate`.
+    """
     pay = {"to": "alice", "amount": "1.50", "currency": currency, "memo": "tea"}
+    trade = {"trade_id": "root:good"}
     return {
         "getOpenApi": {},
         "getCurrency": {},
@@ -171,6 +180,24 @@ def _good_requests(currency: str) -> dict[str, dict[str, Any]]:
         "quotePayment": {"body": {"to": "alice", "amount": "1.50", "currency": currency}},
         "createPayment": {"body": pay, "headers": {"Idempotency-Key": "tea"}},
         "getPayment": {"path_parameters": {"payment_id": "pay:root:tea"}},
+        "proposeTrade": {
+            "body": {"listing": LADDER, "option": "fixed", "role": "receiver", "with": "alice",
+                     "price": "2.00", "currency": currency},
+            "headers": {"Idempotency-Key": "good"},
+        },
+        "getTrade": {"path_parameters": trade},
+        "tradeAccept": {"path_parameters": trade, "body": {}, "as": "alice"},
+        "tradeDecline": {
+            "path_parameters": {"trade_id": "root:declined"}, "body": {"reason": "no"},
+            "as": "alice",
+        },
+        "tradeDeliver": {"path_parameters": trade, "body": {}, "as": "alice"},
+        "tradeConfirm": {"path_parameters": trade, "body": {"id": "seen"}},
+        "tradePay": {"path_parameters": trade, "body": {"currency": currency}},
+        "tradeCancel": {"path_parameters": {"trade_id": "root:cancelled"}, "body": {}},
+        "tradeReturned": {"path_parameters": {"trade_id": "root:loan"}, "body": {}, "as": "alice"},
+        "reviewTrade": {"path_parameters": trade, "body": {"rating": 4, "text": "Good ladder"}},
+        "getReputation": {"path_parameters": {"handle": "alice"}},
         "getLedgerSettings": {},
         "updateLedgerSettings": {"body": {"demurrage_rate_bps": 50, "demurrage_period": "day"}},
         "updateMemberLimits": {
@@ -179,11 +206,11 @@ def _good_requests(currency: str) -> dict[str, dict[str, Any]]:
         },
         "getLedgerAudit": {},
         "exportLedger": {},
-    }
+    }  # fmt: skip
 
 
 def _call_good(
-    doc: dict[str, Any], base_url: str, headers: dict[str, str], currency: str
+    doc: dict[str, Any], base_url: str, tokens: dict[str, dict[str, str]], currency: str
 ) -> dict[str, int]:
     schema = schemathesis.openapi.from_dict(doc)
     good = _good_requests(currency)
@@ -192,9 +219,9 @@ def _call_good(
         operation = result.ok()
         operation_id = operation.definition.raw["operationId"]
         request = good.pop(operation_id)  # every operation needs a good request here
-        extra = request.pop("headers", {})
+        headers = {**tokens[request.pop("as", "root")], **request.pop("headers", {})}
         case = operation.Case(**request)
-        response = case.call(base_url=base_url, headers={**headers, **extra}, timeout=30)
+        response = case.call(base_url=base_url, headers=headers, timeout=30)
         case.validate_response(response, checks=CONFORMANCE, headers=headers)
         statuses[operation_id] = response.status_code
     assert not good, f"operations gone from the document: {sorted(good)}"
@@ -202,14 +229,34 @@ def _call_good(
 
 
 async def test_a_good_request_to_every_operation_succeeds_as_documented(site: Community) -> None:
-    """Each operation, called well by an operator, answers 2xx with the documented body."""
-    await _populate(site)
+    """Each operation, called well, answers 2xx with the documented body and headers."""
+    alice, _ = await _populate(site)
     admin = await site.sign_up("root", admin=True)
+    await _prepare_trades(site, admin, alice)
     doc = await document(site)
-    args = (doc, site.instance.base_url, admin.headers, site.currency)
+    tokens = {"root": admin.headers, "alice": alice.headers}
+    args = (doc, site.instance.base_url, tokens, site.currency)
     statuses = await asyncio.to_thread(_call_good, *args)
     assert all(200 <= status < 300 for status in statuses.values()), statuses
-    assert statuses["createPayment"] == 201
+    assert statuses["createPayment"] == statuses["proposeTrade"] == 201
+
+
+async def _prepare_trades(site: Community, root: SignedIn, alice: SignedIn) -> None:
+    """Trades waiting for a decline, a cancel and a return (see `_good_requests`)."""
+    due = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    for key, terms in (
+        ("declined", {"option": "gift"}),
+        ("cancelled", {"option": "gift"}),
+        ("loan", {"option": "loan", "return_due_at": due}),
+    ):
+        body = {"listing": LADDER, "role": "receiver", "with": "alice", **terms}
+        headers = {**root.headers, "Idempotency-Key": key}
+        response = await site.http.post(f"{PREFIX}/trades", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+    loan = f"{PREFIX}/trades/root:loan"
+    for who, action in ((alice, "accept"), (alice, "deliver"), (root, "confirm")):
+        response = await site.http.post(f"{loan}/{action}", json={}, headers=who.headers)
+        assert response.status_code == 200, response.text
 
 
 async def _populate(site: Community) -> tuple[SignedIn, SignedIn]:
