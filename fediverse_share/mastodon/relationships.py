@@ -46,9 +46,11 @@ def get_actor(conn: Connection, actor_id: int) -> RowMapping:
 
 def load(conn: Connection, actor_id: int, others: Sequence[int]) -> list[RelationshipFacts]:
     """The viewer's relationship with each of ``others``, in that order."""
+    a, f, o, i = tables.actors, tables.follows, mt.follow_options, tables.interactions
+    known = set(conn.execute(select(a.c.id).where(a.c.id.in_(others))).scalars())
+    others = [other for other in others if other in known]
     if not others:
         return []
-    f, o, i = tables.follows, mt.follow_options, tables.interactions
     outgoing = {
         row.followed_id: row.state
         for row in conn.execute(
@@ -199,7 +201,8 @@ def answer(
     uri = follows.answer_request(conn, runtime, follower_id, target, accept=accept)
     if accept:
         events.follow_stored(conn, runtime, uri)
-    return load(conn, actor_id, [follower_id])[0]
+    # Seen from the account that was asked (the member, or the community).
+    return load(conn, target, [follower_id])[0]
 
 
 def page_of_follows(

@@ -122,9 +122,14 @@ async def upload(request: Request) -> Response:
     runtime = runtime_of(request)
     params = await params_of(request, MAX_UPLOAD_BYTES)
     file = params.get("file")
-    if not isinstance(file, UploadFile):
-        raise ValidationFailed("File can't be blank")
-    data = await file.read()
+    try:
+        if not isinstance(file, UploadFile):
+            raise ValidationFailed("File can't be blank")
+        data = await file.read()
+    finally:
+        for value in params.values():
+            if isinstance(value, UploadFile):
+                await value.close()
     facts = await media.upload(runtime, who.user_id, data, params.get("description"))
     return APIResponse(render_media(facts))
 
