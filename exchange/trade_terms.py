@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import TypeVar
 
 from exchange.errors import InvalidRequest
 from exchange.money import check_amount
@@ -41,6 +42,7 @@ MAX_URI_CHARS = 2048
 MAX_TITLE_CHARS = 200
 MAX_REASON_CHARS = 500
 PAYMENT_PREFIX = "trade:"
+E = TypeVar("E", bound=StrEnum)
 
 _CODE = re.compile(r"[A-Z][A-Z0-9]{1,15}")
 _OUTSIDE = re.compile(r"([A-Z][A-Z0-9]{1,15}) ([0-9]{1,15}(?:\.[0-9]{1,4})?)")
@@ -122,6 +124,15 @@ class Party:
         return self.account_id if self.account_id is not None else str(self.actor_uri)
 
 
+def parse_choice(choices: type[E], value: str) -> E:
+    """``value`` as a member of the enum ``choices``; raises `InvalidRequest`."""
+    try:
+        return choices(value)
+    except ValueError:
+        allowed = ", ".join(c.value for c in choices)
+        raise InvalidRequest(f"not one of {allowed}: {str(value)[:40]!r}") from None
+
+
 def as_party(actor: Party | str) -> Party:
     """An actor given as a `Party`, or as a plain string: a local account id."""
     return actor if isinstance(actor, Party) else Party.local(actor)
@@ -161,7 +172,7 @@ class ListingRef:
             raise InvalidRequest("a listing reference is 1-2,048 characters")
         if not isinstance(self.title, str) or not 0 < len(self.title) <= MAX_TITLE_CHARS:
             raise InvalidRequest(f"a listing title is 1-{MAX_TITLE_CHARS} characters")
-        ListingKind(self.kind)
+        object.__setattr__(self, "kind", parse_choice(ListingKind, self.kind))
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +225,9 @@ class TradeProposal:
 
     def __post_init__(self) -> None:
         check_trade_id(self.trade_id)
-        PaymentOption(self.option)
-        Role(self.payer)
+        # Accept the enums' string values too, and keep the enums.
+        object.__setattr__(self, "option", parse_choice(PaymentOption, self.option))
+        object.__setattr__(self, "payer", parse_choice(Role, self.payer))
         if self.provider == self.receiver:
             raise InvalidRequest("a trade needs two different parties")
         if self.provider.is_remote and self.receiver.is_remote:

@@ -93,6 +93,8 @@ def test_planning_refuses_wrong_states_wrong_parties_and_system_steps():
 
 
 BAD_TERMS = {
+    "an unknown option": ({"option": "barter"}, InvalidRequest),
+    "an unknown payer": ({"payer": "bank"}, InvalidRequest),
     "a gift with a price": ({"option": PaymentOption.GIFT, "price_minor": 5}, InvalidRequest),
     "a fixed trade without price": ({"price_minor": None}, InvalidRequest),
     "a price of zero without euros": ({"price_minor": 0}, InvalidRequest),
@@ -120,6 +122,12 @@ def test_bad_terms_are_refused_on_construction(name):
     changes = {"trade_id": "t1", "option": PaymentOption.FIXED, **changes}
     with pytest.raises(error):
         proposal(changes.pop("trade_id"), changes.pop("option"), **changes)
+
+
+def test_terms_take_the_enums_string_values():
+    """Options and roles given as their wire strings are stored as the enums."""
+    terms = proposal("t1", "rental", payer="provider")
+    assert (terms.option, terms.payer) == (PaymentOption.RENTAL, Role.PROVIDER)
 
 
 def test_outside_payments_parse_strictly():
