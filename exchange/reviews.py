@@ -160,9 +160,16 @@ def write_review(
     if party.is_remote:
         raise InvalidRequest("a remote party's review comes signed by its server")
     review = Review(
-        trade_id, role, party, trade.party(role.other), check_rating(rating),
-        check_review_text(text), now_us, now_us, verified=True,
-    )  # fmt: skip
+        trade_id=trade_id,
+        reviewer_role=role,
+        reviewer=party,
+        subject=trade.party(role.other),
+        rating=check_rating(rating),
+        text=check_review_text(text),
+        written_at_us=now_us,
+        stored_at_us=now_us,
+        verified=True,
+    )
     return _insert(conn, trade, role, review)
 
 
@@ -173,16 +180,25 @@ def store_remote_review(
 
     Raises what `write_review` raises; the window is judged at ``written_at_us``.
     """
+    if type(received.written_at_us) is not int:
+        raise InvalidRequest("a review's writing time is an instant in microseconds")
     trade = lock_trade(conn, trade_id)
     role = _open_for_review(trade, received.reviewer, received.written_at_us)
     if not received.reviewer.is_remote:
         raise InvalidRequest("a local member's review is written with write_review")
     review = Review(
-        trade_id, role, received.reviewer, trade.party(role.other),
-        check_rating(received.rating), check_review_text(received.text),
-        received.written_at_us, now_us, received.verified is True,
-        check_uri(received.signed_by, "signer URI"), check_uri(received.remote_uri, "review URI"),
-    )  # fmt: skip
+        trade_id=trade_id,
+        reviewer_role=role,
+        reviewer=received.reviewer,
+        subject=trade.party(role.other),
+        rating=check_rating(received.rating),
+        text=check_review_text(received.text),
+        written_at_us=received.written_at_us,
+        stored_at_us=now_us,
+        verified=received.verified is True,
+        remote_signed_by=check_uri(received.signed_by, "signer URI"),
+        remote_uri=check_uri(received.remote_uri, "review URI"),
+    )
     return _insert(conn, trade, role, review)
 
 

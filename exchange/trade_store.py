@@ -135,6 +135,12 @@ def get_trade(conn: Connection, trade_id: str) -> Trade:
     return found
 
 
+def find_trade_by_agreement(conn: Connection, agreement_uri: str) -> Trade | None:
+    """The local record of a cross-community trade, by its FEP-0837 Agreement's id."""
+    row = conn.execute(select(trades).where(trades.c.agreement_uri == agreement_uri)).first()
+    return None if row is None else trade_from_row(row)
+
+
 def lock_trade(conn: Connection, trade_id: str) -> Trade:
     """The trade, its row locked until the end of the transaction; raises `UnknownTrade`."""
     row = conn.execute(select(trades).where(trades.c.id == trade_id).with_for_update()).first()

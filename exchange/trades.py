@@ -38,6 +38,7 @@ from exchange.trade_machine import Action, Move, automatic_transition, plan_step
 from exchange.trade_store import (
     TradeStep,
     find_trade,
+    find_trade_by_agreement,
     get_trade,
     insert_step,
     list_steps,
@@ -66,7 +67,8 @@ from exchange.trade_terms import (
 )
 
 __all__ = [
-    "accept", "cancel", "confirm", "decline", "deliver", "find_trade", "get_trade",
+    "accept", "cancel", "confirm", "decline", "deliver", "find_trade",
+    "find_trade_by_agreement", "get_trade",
     "list_steps", "list_trades_of", "mark_returned", "pay", "payment_transfer_id", "propose",
 ]  # fmt: skip
 
@@ -115,7 +117,8 @@ def _insert_new(conn: Connection, proposal: TradeProposal, proposer: Role, now_u
 def propose(conn: Connection, proposal: TradeProposal, actor: Party | str, now_us: int) -> Trade:
     """Create a trade in state ``proposed``; ``actor`` is its provider or receiver.
 
-    Raises `NotAParty`, `TradeConflict`, `UnknownAccount`, `AccountClosed`,
+    Raises `NotAParty`, `TradeConflict` (the id, or the agreement, used for other terms),
+    `UnknownAccount`, `AccountClosed`,
     `WrongCurrency`, `InvalidRequest` (a return date in the past), `LedgerNotReady`.
     """
     proposer = _role(proposal.provider, proposal.receiver, as_party(actor), proposal.trade_id)
@@ -130,7 +133,9 @@ def propose(conn: Connection, proposal: TradeProposal, actor: Party | str, now_u
             raise InvalidRequest("a return date is in the future")
         if _insert_new(conn, proposal, proposer, now_us):
             insert_step(conn, proposal.trade_id, proposal_step(proposer, now_us))
-        existing = get_trade(conn, proposal.trade_id)
+        existing = find_trade(conn, proposal.trade_id)
+    if existing is None:  # the insert met another trade with the same agreement
+        raise TradeConflict("this agreement is recorded as another trade", proposal.trade_id)
     if not _same_terms(existing, proposal, proposer):
         raise TradeConflict("this trade id was used for other terms", proposal.trade_id)
     return existing

@@ -13,6 +13,7 @@ from exchange.audit import audit
 from exchange.reviews import write_review
 from exchange.settings import get_settings, update_settings
 from exchange.statements import get_statement
+from exchange.trade_errors import TradeConflict
 from exchange.trade_machine import Action
 from exchange.trade_terms import (
     ListingKind,
@@ -195,6 +196,18 @@ async def test_a_trade_with_a_remote_member_settles_outside_the_ledger(ledger, o
     assert await balances(ledger, "alice") == (0,)
     found = await ledger.read(trades.list_trades_of, REMOTE)
     assert [t.id for t in found] == ["x1"]
+
+
+async def test_a_cross_community_trade_is_found_by_its_agreement(ledger):
+    """The FEP-0837 Agreement id of a trade finds its local record, once."""
+    agreement = "https://b.example/agreements/42"
+    terms = proposal("x1", PaymentOption.GIFT, receiver=REMOTE, agreement_uri=agreement)
+    await ledger.write(trades.propose, terms, REMOTE, T0)
+    found = await ledger.read(trades.find_trade_by_agreement, agreement)
+    assert found is not None and found.id == "x1"
+    assert await ledger.read(trades.find_trade_by_agreement, agreement + "0") is None
+    with pytest.raises(TradeConflict):
+        await ledger.write(trades.propose, replace(terms, trade_id="x2"), REMOTE, T0)
 
 
 async def test_cancel_and_decline_end_a_trade_with_their_reason(ledger):
