@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, and_, delete, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, or_, select, update
 
 from activitypub import delivery as ap_delivery
 from fediverse_share import tables
@@ -146,11 +146,16 @@ def record_outcomes(
     d = tables.deliveries
     now = datetime.fromtimestamp(at_us / 1e6, tz=UTC)
     rng = random.Random()
+    # Delivered jobs go in one statement and each domain that answered is updated once:
+    # a statement per job cost ~250 µs of SQLAlchemy per delivery, as much as signing.
+    delivered = [job for job, result in outcomes if result.outcome is _DELIVERED]
+    if delivered:
+        conn.execute(delete(d).where(d.c.id.in_([job.id for job in delivered])))
+        for domain in sorted({job.domain for job in delivered}):
+            conn.execute(_DOMAIN_ANSWERED, {"peer": domain, "at": at_us})
     failing: set[str] = set()
     for job, result in outcomes:
-        if result.outcome is ap_delivery.Outcome.DELIVERED:
-            conn.execute(delete(d).where(d.c.id == job.id))
-            _domain_answered(conn, job.domain, at_us)
+        if result.outcome is _DELIVERED:
             continue
         failing.add(job.domain)
         retry_at = None
@@ -172,13 +177,13 @@ def record_outcomes(
         _domain_failed(conn, domain, at_us)
 
 
-def _domain_answered(conn: Connection, domain: str, at_us: int) -> None:
-    t = tables.domains
-    conn.execute(
-        update(t)
-        .where(t.c.domain == domain)
-        .values(failure_days=0, unavailable=False, last_success_at_us=at_us)
-    )
+_DELIVERED = ap_delivery.Outcome.DELIVERED
+# Built once (building and keying it each time costs more than running it).
+_DOMAIN_ANSWERED = (
+    update(tables.domains)
+    .where(tables.domains.c.domain == bindparam("peer"))
+    .values(failure_days=0, unavailable=False, last_success_at_us=bindparam("at"))
+)
 
 
 def _domain_failed(conn: Connection, domain: str, at_us: int) -> None:
