@@ -21,6 +21,7 @@ from fediverse_share.federation import follows, posts, remote_actors
 from fediverse_share.listings.wire import is_proposal
 from fediverse_share.mastodon import events
 from fediverse_share.runtime import Runtime
+from fediverse_share.trades import inbox as trade_inbox
 from fediverse_share.upserts import insert_or_ignore
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ Handler = Callable[[Runtime, Activity, RowMapping], Awaitable[None]]
 async def handle(runtime: Runtime, item: RowMapping) -> None:
     activity = parse_activity(orjson.loads(item["body"]))
     actor = await remote_actors.get_actor(runtime, activity.actor)
+    if await trade_inbox.handle(runtime, activity, actor):
+        return  # an Offer, its Accept or Reject, or a trade's event, receipt or review
     handler = _HANDLERS.get(activity.type)
     if handler is None:
         log.debug("ignoring %s %s", activity.type, activity.id)

@@ -1,0 +1,1 @@
+"""Cross-community trades: FEP-0837 negotiation, federated steps, receipts and reviews."""

@@ -1,0 +1,46 @@
+"""Errors of federated trades: expected refusals with a stable ``code`` and a safe message.
+
+An inbound activity refused for one of these is recorded on its inbox item (the error's
+class and message); the domain's own refusals (`exchange.trade_errors`: ``not_a_party``,
+``wrong_party``, ``trade_conflict``, ...) are recorded the same way.
+
+    AppError                            (fediverse_share.errors)
+    └── FederatedTradeError             federated_trade_error (abstract)
+        ├── OfferInvalid                offer_invalid: an Offer or Agreement that does not
+        │                               match the listing (units, quantities, option)
+        ├── ListingNotTradable          listing_not_tradable: unknown, withdrawn, or not
+        │                               a listing of the actor the Offer is for
+        ├── UnknownAgreement            unknown_agreement: no trade here has this Agreement
+        ├── NotTheCounterparty          not_the_counterparty: the actor is not the remote
+        │                               party of the trade
+        └── ReviewUnverifiable          review_unverifiable: a review whose author is not
+                                        the activity's actor, or that is malformed
+"""
+
+from __future__ import annotations
+
+from fediverse_share.errors import AppError
+
+
+class FederatedTradeError(AppError):
+    code = "federated_trade_error"
+
+
+class OfferInvalid(FederatedTradeError):
+    code = "offer_invalid"
+
+
+class ListingNotTradable(FederatedTradeError):
+    code = "listing_not_tradable"
+
+
+class UnknownAgreement(FederatedTradeError):
+    code = "unknown_agreement"
+
+
+class NotTheCounterparty(FederatedTradeError):
+    code = "not_the_counterparty"
+
+
+class ReviewUnverifiable(FederatedTradeError):
+    code = "review_unverifiable"
