@@ -52,6 +52,13 @@ def parse_page_limit(raw: str | None) -> int:
     return int(raw)
 
 
+def parse_cursor_param(raw: str | None) -> str | None:
+    """A statement cursor as the API takes it: up to 18 digits (a database integer)."""
+    if raw is not None and not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise BadRequest("cursor is the next_cursor of a previous page", code="invalid_cursor")
+    return raw
+
+
 def _statement(
     conn: Connection, account_id: str, limit: int, cursor: str | None
 ) -> tuple[StatementPage, Currency]:
@@ -61,7 +68,7 @@ def _statement(
 async def show_my_statement(request: Request) -> Response:
     member = await require_member(request, *READ)
     limit = parse_page_limit(request.query_params.get("limit"))
-    cursor = request.query_params.get("cursor")
+    cursor = parse_cursor_param(request.query_params.get("cursor"))
     runtime = runtime_of(request)
     page, currency = await runtime.db.read(_statement, member.username, limit, cursor)
     headers = {}

@@ -69,13 +69,19 @@ LIMIT = Param(
     f"entries per page (default {accounts.DEFAULT_PAGE})",
 )  # fmt: skip
 CURSOR = Param(
-    "cursor", "query", {"type": "string", "pattern": "^[0-9]{1,19}$"},
+    "cursor", "query", {"type": "string", "pattern": "^[0-9]{1,18}$"},
     "the next_cursor of the previous page",
 )  # fmt: skip
 
 
 async def show_openapi(request: Request) -> Response:
     return JSONResponse(render_openapi(runtime_of(request).instance.base_url))
+
+
+_SETS = (
+    "Sets the fields it names and keeps the others, so repeating it changes nothing more;"
+    " a limit of null means no such limit."
+)
 
 
 def _op(method: str, path: str, *args: Any, **kwargs: Any) -> Operation:
@@ -101,7 +107,6 @@ def _step_operation(segment: str, action: Action, body: str, who: str) -> Operat
         "POST", f"/trades/{{trade_id}}/{segment}", trades.step_endpoint(action),
         f"trade{segment.title()}", f"{segment.title()}: taken by {who}", Access.WRITE,
         response="Trade", body=body, params=(TRADE_ID, IDEMPOTENCY_KEY), errors=(409, 422),
-        tag="trades",
     )  # fmt: skip
 
 
@@ -134,27 +139,27 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("POST", "/trades", trades.propose_trade, "proposeTrade",
         "Propose a trade about a listing to another member", Access.WRITE,
         response="Trade", status=201, body="TradeRequest", params=(IDEMPOTENCY_KEY,),
-        errors=(404, 409, 422), headers={"Location": "the trade's URL"}, tag="trades"),
+        errors=(404, 409, 422), headers={"Location": "the trade's URL"}),
     _op("GET", "/trades/{trade_id}", trades.show_trade, "getTrade",
         "A trade of the caller's: state, history and the reviews they may see",
-        Access.READ, response="Trade", params=(TRADE_ID,), tag="trades"),
+        Access.READ, response="Trade", params=(TRADE_ID,)),
     *(_step_operation(*step) for step in _STEPS),
     _op("POST", "/trades/{trade_id}/review", reviews.review_trade, "reviewTrade",
         "Review the other party of a settled trade, once", Access.WRITE,
         response="Review", status=201, body="ReviewRequest",
-        params=(TRADE_ID, IDEMPOTENCY_KEY), errors=(409, 422), tag="trades"),
+        params=(TRADE_ID, IDEMPOTENCY_KEY), errors=(409, 422)),
     _op("GET", "/members/{handle}/reputation", reviews.show_reputation, "getReputation",
         "A member's reputation and the visible reviews it rests on", Access.READ,
-        response="Reputation", params=(HANDLE,), errors=(400, 422), tag="trades"),
+        response="Reputation", params=(HANDLE,), errors=(400, 422)),
     _op("GET", "/admin/settings", admin.show_settings, "getLedgerSettings",
         "The community's ledger settings", Access.ADMIN_READ, response="LedgerSettings"),
     _op("PATCH", "/admin/settings", admin.change_settings, "updateLedgerSettings",
         "Change some ledger settings", Access.ADMIN_WRITE, response="LedgerSettings",
-        body="LedgerSettingsPatch", params=(IDEMPOTENCY_KEY,)),
+        body="LedgerSettingsPatch", params=(IDEMPOTENCY_KEY,), description=_SETS),
     _op("PATCH", "/admin/accounts/{username}/limits", admin.change_limits,
         "updateMemberLimits", "Change a member's credit, soft and upper limits",
         Access.ADMIN_WRITE, response="Account", body="LimitsPatch",
-        params=(USERNAME, IDEMPOTENCY_KEY)),
+        params=(USERNAME, IDEMPOTENCY_KEY), description=_SETS),
     _op("GET", "/admin/audit", admin.show_audit, "getLedgerAudit",
         "Check every ledger invariant", Access.ADMIN_READ, response="AuditReport"),
     _op("GET", "/admin/ledger.csv", admin.export_ledger, "exportLedger",

@@ -73,6 +73,9 @@ IDEMPOTENCY_KEY = Param(
 )
 
 
+_TAGS = {"openapi.json": "about", "currency": "accounts", "members": "trades"}
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     method: str
@@ -89,7 +92,12 @@ class Operation:
     errors: tuple[int, ...] = ()  # statuses beyond those `statuses` adds by itself
     headers: dict[str, str] = field(default_factory=dict)  # response header → description
     description: str = ""
-    tag: str = "exchange"
+
+    @property
+    def tag(self) -> str:
+        """The resource it belongs to: the first segment of its path, grouped."""
+        segment = self.path.removeprefix(PREFIX + "/").split("/")[0]
+        return _TAGS.get(segment, segment)
 
     @property
     def is_write(self) -> bool:

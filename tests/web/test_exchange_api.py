@@ -158,9 +158,15 @@ async def test_statement_pages_follow_the_cursor_and_link(site: Community) -> No
 
 
 async def test_statement_refuses_bad_paging(site: Community) -> None:
-    """A limit outside 1-200 or a cursor that is not one is a 400."""
+    """A limit outside 1-200 or a cursor that is not one (too big for the database too) is a 400."""
     alice = await site.sign_up("alice")
-    for params in ({"limit": "0"}, {"limit": "201"}, {"limit": "x"}, {"cursor": "abc"}):
+    cursors = ("abc", "-1", "9999999999999999999", "1" * 40)
+    for params in (
+        {"limit": "0"},
+        {"limit": "201"},
+        {"limit": "x"},
+        *({"cursor": c} for c in cursors),
+    ):
         response = await statement(site, alice, **params)
         assert response.status_code == 400, params
         assert set(response.json()) == {"error", "code"}
