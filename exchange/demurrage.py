@@ -51,21 +51,33 @@ def demurrage_transfer_id(account_id: str, period_start: int, period: Period) ->
     return f"demurrage:{account_id}:{period_label(period_start, period)}"
 
 
-def settle_due(booking: Booking, state: AccountState) -> list[Transfer]:
-    """Charge every period of ``state`` that has ended and is not settled yet."""
+def _due(booking: Booking, state: AccountState) -> tuple[int, int, Period] | None:
+    """(first unsettled period start, current period start, period) if any is due."""
     if state.kind != "member" or state.closed:
-        return []
+        return None
     ledger = booking.ledger
-    rate_bps = ledger.demurrage_rate_bps
-    if rate_bps == 0:
-        return []
+    if ledger.demurrage_rate_bps == 0:
+        return None
     period = Period(ledger.demurrage_period)
     current = period_start_us(booking.now_us, period)
     start = max(state.demurrage_settled_to_us, ledger.demurrage_since_us)
-    if start >= current:
+    return (start, current, period) if start < current else None
+
+
+def is_due(booking: Booking, state: AccountState) -> bool:
+    """Whether `settle_due` would change ``state`` (cheap: no query)."""
+    return _due(booking, state) is not None
+
+
+def settle_due(booking: Booking, state: AccountState) -> list[Transfer]:
+    """Charge every period of ``state`` that has ended and is not settled yet."""
+    due = _due(booking, state)
+    if due is None:
         return []
+    start, current, period = due
+    rate_bps = booking.ledger.demurrage_rate_bps
+    threshold = booking.ledger.demurrage_free_threshold_minor
     booked = []
-    threshold = ledger.demurrage_free_threshold_minor
     while start < current:
         fee = demurrage_fee_minor(state.available_minor, threshold, rate_bps)
         if fee == 0:

@@ -19,7 +19,7 @@ MEMBERS = ("alice", "bob", "carol")
 
 def quiet_settings(**changes: object) -> LedgerSettings:
     """Default settings with demurrage off, unless a test asks for it."""
-    return replace(LedgerSettings.defaults(CURRENCY), demurrage_rate_bps=0, **changes)
+    return replace(LedgerSettings.defaults(CURRENCY), **{"demurrage_rate_bps": 0, **changes})
 
 
 @pytest.fixture
