@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select
 
 from activitypub.keys import KeyPair
-from fediverse_share import actors, migrations, tables
+from fediverse_share import actors, tables
 from fediverse_share.clock import now_us
 from fediverse_share.database import Database
 from fediverse_share.errors import ConfigError
@@ -47,6 +47,9 @@ async def initialise(settings: Settings, community: CommunitySpec) -> bool:
     Returns True if the instance was created now, False if it existed (then only
     the schema was upgraded). Safe to run again.
     """
+    # Alembic (and Mako) only here: a serving process never loads them (8 MB of RSS).
+    from fediverse_share import migrations
+
     db = Database(settings.database_url, schema=settings.database_schema)
     try:
         await migrations.upgrade(db)
