@@ -104,7 +104,14 @@ async def _delete(runtime: Runtime, activity: Activity, actor: RowMapping) -> No
     if target == actor["uri"]:
         await runtime.db.write(remote_actors.mark_gone, target)
     else:
-        await runtime.db.write(posts.mark_deleted, target, actor["id"])
+        await runtime.db.write(_delete_post, target, actor["id"])
+
+
+def _delete_post(conn: Connection, uri: str, author_id: int) -> None:
+    post = posts.find_post(conn, uri)
+    posts.mark_deleted(conn, uri, author_id)
+    if post is not None and post["actor_id"] == author_id and post["deleted_at_us"] is None:
+        events.post_deleted(conn, post["id"])
 
 
 async def _announce(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:

@@ -131,7 +131,12 @@ def _note_extras(
         {"type": "Hashtag", "href": f"{base}/tags/{name}", "name": f"#{name}"}
         for name in formatting.parse_hashtags(draft.text)
     ]
-    extra: dict[str, Any] = {"tag": tags, "sensitive": draft.sensitive or bool(draft.spoiler_text)}
+    extra: dict[str, Any] = {
+        "tag": tags,
+        "sensitive": draft.sensitive or bool(draft.spoiler_text),
+        # ActivityPub's `source`: what the member typed, for "delete and redraft".
+        "source": {"content": draft.text, "mediaType": "text/plain"},
+    }
     if attached:
         extra["attachment"] = media.as_document_attachments(attached)
     return extra

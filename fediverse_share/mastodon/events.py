@@ -13,7 +13,7 @@ from sqlalchemy import Connection, RowMapping, delete, insert, select
 
 from fediverse_share import tables
 from fediverse_share.clock import now_us
-from fediverse_share.mastodon import feeds, notifications
+from fediverse_share.mastodon import feeds, notifications, stats
 from fediverse_share.mastodon import tables as mt
 from fediverse_share.mastodon.statuses import document_of, hashtags_of, mention_uris_of
 from fediverse_share.runtime import Runtime
@@ -57,6 +57,7 @@ def post_stored(conn: Connection, runtime: Runtime, post_id: int, *, new: bool) 
     _sync_tags(conn, post_id, hashtags_of(doc))
     if not new:
         return
+    stats.count_status(conn, post["actor_id"], 1, post["published_at_us"])
     a = tables.actors
     mentioned_actors = conn.execute(
         select(a.c.id).where(a.c.uri.in_(mention_uris_of(doc)), a.c.local.is_(True))
@@ -89,6 +90,10 @@ def note_changed(conn: Connection, runtime: Runtime, uri: str) -> None:
 
 
 def post_deleted(conn: Connection, post_id: int) -> None:
+    """A live post was deleted (call once, when it is marked)."""
+    post = _post(conn, id=post_id)
+    if post is not None:
+        stats.count_status(conn, post["actor_id"], -1)
     feeds.remove_post(conn, post_id)
 
 
@@ -111,6 +116,7 @@ def reblog_stored(
     # the pair (actor, post) is unique, so the second changes nothing.
     if insert_or_ignore(conn, mt.reblogs, [row]) == 0:
         return None
+    stats.count_status(conn, actor_id, 1)
     feeds.fan_out_reblog(conn, reblog_id, actor_id, post["id"], post["actor_id"])
     author = feeds.member_of_actor(conn, post["actor_id"])
     if author is not None:
@@ -134,6 +140,7 @@ def activity_undone(conn: Connection, activity_uri: str, actor_id: int) -> None:
     if reblog_id is None:
         return
     feeds.remove_status(conn, reblog_id)
+    stats.count_status(conn, actor_id, -1)
     n = mt.notifications
     conn.execute(delete(n).where(n.c.status_id == reblog_id))
     conn.execute(delete(r).where(r.c.id == reblog_id))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import Connection, RowMapping, bindparam, select, text
 
 from fediverse_share import tables
 from fediverse_share.mastodon import media
@@ -124,48 +124,61 @@ def _language(doc: dict[str, Any]) -> str | None:
     return None
 
 
+# Built once (see `accounts`): the counts and the viewer's flags of a page of posts
+# are one round trip each.
+_COUNTS = text(
+    """
+SELECT 'likes', object_uri, CAST(NULL AS BIGINT), count(*) FROM interactions
+ WHERE object_uri IN :uris AND type = 'Like' GROUP BY object_uri
+UNION ALL SELECT 'reblogs', NULL, post_id, count(*) FROM reblogs
+ WHERE post_id IN :ids GROUP BY post_id
+UNION ALL SELECT 'replies', in_reply_to_uri, CAST(NULL AS BIGINT), count(*) FROM posts
+ WHERE in_reply_to_uri IN :uris AND deleted_at_us IS NULL GROUP BY in_reply_to_uri
+"""
+).bindparams(bindparam("uris", expanding=True), bindparam("ids", expanding=True))
+_VIEWER_FLAGS = text(
+    """
+SELECT 'liked', object_uri, CAST(NULL AS BIGINT) FROM interactions
+ WHERE object_uri IN :uris AND type = 'Like' AND actor_id = :actor
+UNION ALL SELECT 'reblogged', NULL, post_id FROM reblogs
+ WHERE post_id IN :ids AND actor_id = :actor
+UNION ALL SELECT 'bookmarked', NULL, post_id FROM bookmarks
+ WHERE post_id IN :ids AND user_id = :user
+"""
+).bindparams(bindparam("uris", expanding=True), bindparam("ids", expanding=True))
+_REBLOGS_BY_ID = select(mt.reblogs).where(mt.reblogs.c.id.in_(bindparam("ids", expanding=True)))
+_POSTS_BY_ID = select(tables.posts).where(
+    tables.posts.c.id.in_(bindparam("ids", expanding=True)),
+    tables.posts.c.deleted_at_us.is_(None),
+)
+
+
 def _counts(conn: Connection, posts: list[RowMapping]) -> dict[str, dict[Any, int]]:
-    uris = [p["uri"] for p in posts]
-    ids = [p["id"] for p in posts]
-    i, r, p = tables.interactions, mt.reblogs, tables.posts
-    likes = conn.execute(
-        select(i.c.object_uri, func.count())
-        .where(i.c.object_uri.in_(uris), i.c.type == "Like")
-        .group_by(i.c.object_uri)
-    )
-    reblogs = conn.execute(
-        select(r.c.post_id, func.count()).where(r.c.post_id.in_(ids)).group_by(r.c.post_id)
-    )
-    replies = conn.execute(
-        select(p.c.in_reply_to_uri, func.count())
-        .where(p.c.in_reply_to_uri.in_(uris), p.c.deleted_at_us.is_(None))
-        .group_by(p.c.in_reply_to_uri)
-    )
-    return {
-        "likes": {row[0]: row[1] for row in likes},
-        "reblogs": {row[0]: row[1] for row in reblogs},
-        "replies": {row[0]: row[1] for row in replies},
-    }
+    params = {"uris": [p["uri"] for p in posts], "ids": [p["id"] for p in posts]}
+    found: dict[str, dict[Any, int]] = {"likes": {}, "reblogs": {}, "replies": {}}
+    for kind, uri, post_id, count in conn.execute(_COUNTS, params):
+        found[kind][post_id if kind == "reblogs" else uri] = int(count)
+    return found
 
 
 def _viewer_sets(
     conn: Connection, viewer: Viewer, posts: list[RowMapping]
 ) -> tuple[set[str], set[int], set[int]]:
-    uris = [p["uri"] for p in posts]
-    ids = [p["id"] for p in posts]
-    i, r, b = tables.interactions, mt.reblogs, mt.bookmarks
-    liked = conn.execute(
-        select(i.c.object_uri).where(
-            i.c.object_uri.in_(uris), i.c.type == "Like", i.c.actor_id == viewer.actor_id
-        )
-    ).scalars()
-    reblogged = conn.execute(
-        select(r.c.post_id).where(r.c.post_id.in_(ids), r.c.actor_id == viewer.actor_id)
-    ).scalars()
-    bookmarked = conn.execute(
-        select(b.c.post_id).where(b.c.post_id.in_(ids), b.c.user_id == viewer.user_id)
-    ).scalars()
-    return set(liked), set(reblogged), set(bookmarked)
+    params = {
+        "uris": [p["uri"] for p in posts],
+        "ids": [p["id"] for p in posts],
+        "actor": viewer.actor_id,
+        "user": viewer.user_id,
+    }
+    liked: set[str] = set()
+    reblogged: set[int] = set()
+    bookmarked: set[int] = set()
+    for kind, uri, post_id in conn.execute(_VIEWER_FLAGS, params):
+        if kind == "liked":
+            liked.add(uri)
+        else:
+            (reblogged if kind == "reblogged" else bookmarked).add(post_id)
+    return liked, reblogged, bookmarked
 
 
 def _parents(conn: Connection, posts: list[RowMapping]) -> dict[str, tuple[int, int]]:

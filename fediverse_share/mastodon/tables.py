@@ -10,6 +10,9 @@ imports this module so that the schema is complete wherever it is compared.
 * ``home_feed``: each member's home timeline, filled on write (fan-out): one row
   per status id, read newest first by the primary key ``(user_id, status_id)``.
 * ``post_tags``: hashtags of posts, for tag timelines.
+* ``account_stats``: each actor's count of live statuses (posts and reblogs) and
+  the time of its latest post, kept on write, so that a page of statuses does not
+  count every post of every author it shows.
 * ``notifications``, ``bookmarks``, ``follow_options`` (reblogs and notify of a
   follow), ``markers``, ``media_attachments`` and ``status_idempotency``.
 
@@ -57,6 +60,14 @@ home_feed = Table(
     Column("status_id", BigInteger, primary_key=True),  # a post's id or a reblog's id
     Column("post_id", BigInteger, nullable=False),  # the post shown (a reblog's original)
     Index("ix_home_feed_post", "post_id"),
+)
+
+account_stats = Table(
+    "account_stats",
+    metadata,
+    Column("actor_id", BigInteger, ForeignKey("actors.id"), primary_key=True),
+    Column("statuses_count", BigInteger, nullable=False),
+    Column("last_status_at_us", BigInteger),
 )
 
 post_tags = Table(

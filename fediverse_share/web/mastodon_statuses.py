@@ -14,7 +14,7 @@ from fediverse_share.errors import Forbidden, NotFound
 from fediverse_share.federation import publish
 from fediverse_share.mastodon import compose, feeds, interactions, pages, timelines
 from fediverse_share.mastodon.status_entities import render_context, render_status, render_statuses
-from fediverse_share.mastodon.statuses import Viewer, load_statuses
+from fediverse_share.mastodon.statuses import Viewer, document_of, load_statuses
 from fediverse_share.runtime import Runtime
 from fediverse_share.web.mastodon_http import (
     APIResponse,
@@ -60,13 +60,17 @@ async def get_status(request: Request) -> Response:
     return await _render_one(runtime, status_id, who)
 
 
-def _delete(conn: Connection, runtime: Runtime, who: Viewer, status_id: int) -> None:
+def _delete(conn: Connection, runtime: Runtime, who: Viewer, status_id: int) -> str:
+    """Delete the member's post; the text they typed, for "delete and redraft"."""
     post = timelines.visible_post(conn, status_id, who)
     if post["id"] != status_id:
         raise NotFound("Record not found")  # a reblog is undone with unreblog
     if post["actor_id"] != who.actor_id:
         raise Forbidden("This action is not allowed")
     publish.delete_note(conn, runtime, who.actor_id, status_id)
+    source = document_of(post).get("source")
+    content = source.get("content") if isinstance(source, dict) else None
+    return content if isinstance(content, str) else ""
 
 
 async def delete_status(request: Request) -> Response:
@@ -74,11 +78,11 @@ async def delete_status(request: Request) -> Response:
     runtime = runtime_of(request)
     status_id = path_id(request)
     found = await runtime.db.read(load_statuses, [status_id], runtime.instance, who)
-    await runtime.db.write(_delete, runtime, who, status_id)
+    source_text = await runtime.db.write(_delete, runtime, who, status_id)
     if not found:
         raise NotFound("Record not found")
     rendered = render_status(found[0], runtime.instance.base_url)
-    rendered["text"] = ""  # the source text is not kept; clients fall back to the content
+    rendered["text"] = source_text
     return APIResponse(rendered)
 
 

@@ -84,8 +84,11 @@ async def test_delete_own_but_not_others(site: Site) -> None:
     check_json_error(await eve.call("DELETE", f"/api/v1/statuses/{status['id']}"), 403)
     deleted = await dee.call("DELETE", f"/api/v1/statuses/{status['id']}")
     assert deleted.status_code == 200 and deleted.json()["id"] == status["id"]
+    assert deleted.json()["text"] == "bike for loan"  # for "delete and redraft"
     check_json_error(await eve.call("GET", f"/api/v1/statuses/{status['id']}"), 404)
     check_json_error(await dee.call("DELETE", f"/api/v1/statuses/{status['id']}"), 404)
+    me = await dee.get("/api/v1/accounts/verify_credentials")
+    assert me["statuses_count"] == 0 and me["last_status_at"] is not None
 
 
 async def test_replies_and_context(site: Site) -> None:

@@ -1,4 +1,4 @@
-"""Mastodon client API: reblogs, home feeds, tags, notifications, bookmarks, follow
+"""Mastodon client API: reblogs, home feeds, account stats, tags, notifications, bookmarks, follow
 options, markers, media attachments, status idempotency keys; replies index on posts
 
 Revision ID: 0004_mastodon
@@ -51,6 +51,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "status_id", name=op.f("pk_home_feed")),
     )
     op.create_index("ix_home_feed_post", "home_feed", ["post_id"])
+    op.create_table(
+        "account_stats",
+        sa.Column("actor_id", sa.BigInteger(), nullable=False),
+        sa.Column("statuses_count", sa.BigInteger(), nullable=False),
+        sa.Column("last_status_at_us", sa.BigInteger(), nullable=True),
+        _fk("actor_id", "account_stats", "actors"),
+        sa.PrimaryKeyConstraint("actor_id", name=op.f("pk_account_stats")),
+    )
     op.create_table(
         "post_tags",
         sa.Column("name", sa.String(length=100), nullable=False),
@@ -143,6 +151,7 @@ def downgrade() -> None:
         "notifications",
         "bookmarks",
         "post_tags",
+        "account_stats",
         "home_feed",
         "reblogs",
     ):
