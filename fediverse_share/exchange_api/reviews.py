@@ -25,6 +25,7 @@ from fediverse_share.exchange_api.caller import (
     READ,
     WRITE,
     idempotency_key,
+    path_param,
     read_object,
     reject_unknown_fields,
     require_member,
@@ -36,6 +37,8 @@ from fediverse_share.exchange_api.handles import parse_local_handle
 from fediverse_share.exchange_api.render import render_reputation, render_review
 from fediverse_share.exchange_api.trades import get_visible_trade
 from fediverse_share.members import find_member
+from fediverse_share.runtime import Runtime
+from fediverse_share.trades.reviews import after_local_review
 
 REVIEW_FIELDS = frozenset({"id", "rating", "text"})
 
@@ -48,15 +51,23 @@ def parse_rating(body: dict[str, Any]) -> int:
 
 
 def _review(
-    conn: Connection, trade_id: str, reviewer: str, rating: int, text: str, at_us: int
+    conn: Connection,
+    runtime: Runtime,
+    trade_id: str,
+    reviewer: str,
+    rating: int,
+    text: str,
+    at_us: int,
 ) -> tuple[Review, bool]:
-    get_visible_trade(conn, trade_id, reviewer)
+    trade = get_visible_trade(conn, trade_id, reviewer)
     try:
         review = write_review(conn, trade_id, reviewer, rating, text, at_us)
     except ReviewExists as exists:
         if (exists.review.rating, exists.review.text) != (rating, text):
             raise
         review = exists.review  # the same review again: answer it again
+    else:
+        after_local_review(conn, runtime, trade, review)  # to the other community, if any
     return review, review in list_trade_reviews(conn, trade_id, at_us)
 
 
@@ -67,9 +78,9 @@ async def review_trade(request: Request) -> Response:
     idempotency_key(request, body)  # a side reviews once: the trade is the key
     rating, text = parse_rating(body), required_str(body, "text")
     runtime = runtime_of(request)
-    trade_id = request.path_params["trade_id"]
+    trade_id = path_param(request, "trade_id")
     review, visible = await runtime.db.write(
-        _review, trade_id, member.username, rating, text, now_us()
+        _review, runtime, trade_id, member.username, rating, text, now_us()
     )
     rendered = render_review(review, runtime.instance.domain, visible=visible)
     return JSONResponse(rendered, status_code=201)
@@ -85,6 +96,6 @@ async def show_reputation(request: Request) -> Response:
     await require_member(request, *READ)
     runtime = runtime_of(request)
     domain = runtime.instance.domain
-    username = parse_local_handle(request.path_params["handle"], domain, "handle")
+    username = parse_local_handle(path_param(request, "handle"), domain, "handle")
     reputation = await runtime.db.read(_reputation, username, now_us())
     return JSONResponse(render_reputation(reputation, domain))

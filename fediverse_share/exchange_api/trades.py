@@ -47,6 +47,7 @@ from fediverse_share.exchange_api.caller import (
     WRITE,
     idempotency_key,
     optional_str,
+    path_param,
     read_object,
     reject_unknown_fields,
     require_member,
@@ -57,6 +58,8 @@ from fediverse_share.exchange_api.errors import UnknownMember
 from fediverse_share.exchange_api.handles import parse_local_handle
 from fediverse_share.exchange_api.render import render_trade
 from fediverse_share.members import Member, find_member
+from fediverse_share.runtime import Runtime
+from fediverse_share.trades.steps import step_and_federate
 
 PROPOSAL_FIELDS = frozenset(
     {"id", "listing", "option", "role", "with", "currency", "price", "payer", "outside",
@@ -183,7 +186,7 @@ def _show(conn: Connection, trade_id: str, viewer: str, at_us: int) -> TradeView
 async def show_trade(request: Request) -> Response:
     member = await require_member(request, *READ)
     runtime = runtime_of(request)
-    trade_id = request.path_params["trade_id"]
+    trade_id = path_param(request, "trade_id")
     view = await runtime.db.read(_show, trade_id, member.username, now_us())
     return JSONResponse(render_trade(view, runtime.instance.domain))
 
@@ -218,6 +221,7 @@ _STEPS: dict[Action, Callable[..., Trade]] = {
 
 def _take_step(
     conn: Connection,
+    runtime: Runtime,
     trade_id: str,
     action: Action,
     member: Member,
@@ -227,7 +231,11 @@ def _take_step(
 ) -> TradeView:
     get_visible_trade(conn, trade_id, member.username)
     arguments = _step_arguments(conn, action, body)
-    trade = _STEPS[action](conn, trade_id, member.username, at_us, step_id=step_id, **arguments)
+    # A trade with a member of another community: the step is sent to their server too.
+    trade = step_and_federate(
+        conn, runtime, _STEPS[action], trade_id, member.username, at_us, step_id=step_id,
+        **arguments,
+    )  # fmt: skip
     return _view(conn, trade, member.username, at_us)
 
 
@@ -241,8 +249,10 @@ def step_endpoint(action: Action) -> Callable[[Request], Awaitable[Response]]:
         key = idempotency_key(request, body)
         step_id = None if key is None else f"{member.username}:{key}"
         runtime = runtime_of(request)
-        trade_id = request.path_params["trade_id"]
-        view = await runtime.db.write(_take_step, trade_id, action, member, body, step_id, now_us())
+        trade_id = path_param(request, "trade_id")
+        view = await runtime.db.write(
+            _take_step, runtime, trade_id, action, member, body, step_id, now_us()
+        )
         return JSONResponse(render_trade(view, runtime.instance.domain))
 
     take_step.__name__ = f"trade_{action.value}"

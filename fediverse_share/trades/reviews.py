@@ -20,9 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping
 
 from activitypub.objects import Activity
-from exchange.reviews import RemoteReview, Review, store_remote_review, write_review
+from exchange.reviews import RemoteReview, Review, store_remote_review
 from exchange.trade_errors import ReviewExists
-from exchange.trade_store import get_trade
 from exchange.trade_terms import Party, Trade
 from fediverse_share.clock import now_us
 from fediverse_share.federation import publish
@@ -44,27 +43,16 @@ def after_local_review(conn: Connection, runtime: Runtime, trade: Trade, review:
     publish.record_activity(conn, runtime, actor, doc, public=False)
 
 
-def _review(
-    conn: Connection, runtime: Runtime, trade_id: str, member: Member, rating: int, text: str
-) -> Review:
-    from fediverse_share.exchange_api.trades import get_visible_trade
-
-    trade = get_visible_trade(conn, trade_id, member.username)
-    try:
-        review = write_review(conn, trade_id, member.username, rating, text, now_us())
-    except ReviewExists as exists:
-        if (exists.review.rating, exists.review.text) != (rating, text):
-            raise
-        return exists.review  # the same review again: already sent
-    after_local_review(conn, runtime, get_trade(conn, trade.id), review)
-    return review
-
-
 async def review_trade(
     runtime: Runtime, member: Member, trade_id: str, rating: int, text: str
 ) -> Review:
     """A member reviews the other party of a settled trade (sent on if it is remote)."""
-    return await runtime.db.write(_review, runtime, trade_id, member, rating, text)
+    from fediverse_share.exchange_api.reviews import _review
+
+    review, _ = await runtime.db.write(
+        _review, runtime, trade_id, member.username, rating, text, now_us()
+    )
+    return review
 
 
 def _store(conn: Connection, activity: Activity, actor: RowMapping, obj: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import orjson
 from sqlalchemy import Connection, select
 
@@ -21,6 +22,7 @@ from fediverse_share.trades import negotiation, reviews, steps
 from fediverse_share.trades.wire import render_agreement
 from fediverse_share.worker import run_until_idle
 from tests.support.instances import Instance
+from tests.support.tokens import sign_up
 
 
 def _draft(title: str, kind: Kind = Kind.GIVE) -> Draft:
@@ -192,20 +194,40 @@ async def test_the_author_rejects_an_offer(two) -> None:
     assert (await _trade_on(a, str(proposed.agreement_uri))).state is TradeState.DECLINED
 
 
-async def test_a_swap_settles_on_both_servers(two) -> None:
-    """In a swap each side delivers and confirms; both records settle and B gets the receipt."""
-    a, b, alice, bob, listing = await _setup(two, _draft("Board games", Kind.SWAP))
-    proposed = await negotiation.propose_on_listing(b.runtime, bob, listing.uri, key="games")
-    await run_until_idle(a.runtime, b.runtime)
-    agreement = str(proposed.agreement_uri)
-    on_a = await _trade_on(a, agreement)
-    assert on_a.option.value == "swap"
-    await steps.take_step(a.runtime, alice, on_a.id, "accept")
-    for step in ("deliver", "confirm"):
+async def test_a_swap_settles_on_both_servers_through_the_exchange_api(two) -> None:
+    """In a swap each side delivers and confirms (A's member through the exchange API);
+    both records settle, B gets the receipt, and reviews sent through the API count."""
+    a, b = two
+    async with httpx.AsyncClient(base_url=a.base_url) as http:
+        alice = await sign_up(a, http, "alice")
+        bob = await members.add_member(b.runtime, "bob", None)
+        listing = await _listing_seen_by_b(
+            a, b, alice.member, bob, _draft("Board games", Kind.SWAP)
+        )
+        proposed = await negotiation.propose_on_listing(b.runtime, bob, listing.uri, key="games")
         await run_until_idle(a.runtime, b.runtime)
-        await steps.take_step(a.runtime, alice, on_a.id, step)
-        await steps.take_step(b.runtime, bob, proposed.id, step)
-    await run_until_idle(a.runtime, b.runtime)
-    assert (await _trade_on(a, agreement)).state is TradeState.SETTLED
-    assert (await _trade_on(b, agreement)).state is TradeState.SETTLED
-    assert await b.runtime.db.read(steps.find_receipt, agreement) is not None
+        agreement = str(proposed.agreement_uri)
+        on_a = await _trade_on(a, agreement)
+        assert on_a.option.value == "swap"
+        api = f"/api/exchange/v1/trades/{on_a.id}"
+        response = await http.post(f"{api}/accept", json={}, headers=alice.headers)
+        assert response.status_code == 200, response.text
+        for step in ("deliver", "confirm"):
+            await run_until_idle(a.runtime, b.runtime)
+            response = await http.post(f"{api}/{step}", json={}, headers=alice.headers)
+            assert response.status_code == 200, response.text
+            await steps.take_step(b.runtime, bob, proposed.id, step)
+        await run_until_idle(a.runtime, b.runtime)
+        assert (await _trade_on(a, agreement)).state is TradeState.SETTLED
+        assert (await _trade_on(b, agreement)).state is TradeState.SETTLED
+        assert await b.runtime.db.read(steps.find_receipt, agreement) is not None
+
+        review = {"rating": 4, "text": "Fair swap"}
+        response = await http.post(f"{api}/review", json=review, headers=alice.headers)
+        assert response.status_code == 201, response.text
+        await reviews.review_trade(b.runtime, bob, proposed.id, 5, "Lovely games")
+        await run_until_idle(a.runtime, b.runtime)
+    about_bob = await b.runtime.db.read(get_reputation, "bob", now_us())
+    about_alice = await a.runtime.db.read(get_reputation, "alice", now_us())
+    assert [(r.rating, r.verified) for r in about_bob.reviews] == [(4, True)]
+    assert [(r.rating, r.verified) for r in about_alice.reviews] == [(5, True)]
