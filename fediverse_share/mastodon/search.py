@@ -49,7 +49,7 @@ class Found:
     hashtags: list[str]
 
 
-def _accounts_like(conn: Connection, text: str, limit: int, offset: int) -> list[int]:
+def accounts_like(conn: Connection, text: str, limit: int, offset: int) -> list[int]:
     a = tables.actors
     match = _HANDLE.fullmatch(text)
     clauses = [func.lower(a.c.name).contains(text.lower(), autoescape=True)]
@@ -139,7 +139,7 @@ async def search(runtime: Runtime, query: Query, viewer: Viewer | None) -> Found
         post = await runtime.db.read(_post_by_url, text)
         status_ids += [post["id"]] if post is not None else []
     if query.wants("accounts") and not text.startswith(("https://", "http://")):
-        more = await runtime.db.read(_accounts_like, text.lstrip("@"), query.limit, query.offset)
+        more = await runtime.db.read(accounts_like, text.lstrip("@"), query.limit, query.offset)
         account_ids += [i for i in more if i not in account_ids]
     visible = await runtime.db.read(_visible, status_ids, viewer)
     hashtags = (

@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute, Route
 from activitypub.errors import ActivityPubError
 from fediverse_share.errors import AppError, BadRequest, NotFound
 from fediverse_share.federation import actions
-from fediverse_share.mastodon import accounts, compose, pages, relationships, timelines
+from fediverse_share.mastodon import accounts, compose, pages, relationships, search, timelines
 from fediverse_share.mastodon.entities import render_account
 from fediverse_share.mastodon.social_entities import render_relationship
 from fediverse_share.mastodon.status_entities import render_statuses
@@ -110,6 +110,31 @@ async def lookup(request: Request) -> Response:
     return APIResponse(render_account(facts))
 
 
+async def search_accounts(request: Request) -> Response:
+    """v1 account search (mention autocompletion in Elk and Tusky): known accounts only."""
+    await viewer(request, "read:accounts")
+    runtime = runtime_of(request)
+    q = (request.query_params.get("q") or "").strip().lstrip("@")
+    limit = pages.parse_page(request.query_params, default=40, maximum=80).limit
+    ids = await runtime.db.read(search.accounts_like, q, limit, 0) if q else []
+    found = await runtime.db.read(accounts.load_accounts, ids, runtime.instance)
+    return APIResponse([render_account(found[i]) for i in ids if i in found])
+
+
+async def nothing_of_account(request: Request) -> Response:
+    """Featured tags and lists of an account: none exist here."""
+    await optional_viewer(request)
+    await runtime_of(request).db.read(relationships.get_actor, path_id(request))
+    return APIResponse([])
+
+
+async def familiar_followers(request: Request) -> Response:
+    await viewer(request, "read:follows")
+    raw = query_params(request).get("id", [])
+    ids = [str(i) for i in (raw if isinstance(raw, list) else [raw]) if str(i).isdigit()]
+    return APIResponse([{"id": i, "accounts": []} for i in ids])
+
+
 async def _follow_list(request: Request, *, followers: bool) -> Response:
     await optional_viewer(request)
     runtime = runtime_of(request)
@@ -171,6 +196,10 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/api/v1/accounts/relationships", relationships_of),
         Route("/api/v1/accounts/lookup", lookup),
+        Route("/api/v1/accounts/search", search_accounts),
+        Route("/api/v1/accounts/familiar_followers", familiar_followers),
+        Route("/api/v1/accounts/{id}/featured_tags", nothing_of_account),
+        Route("/api/v1/accounts/{id}/lists", nothing_of_account),
         Route("/api/v1/accounts/{id}", get_account),
         Route("/api/v1/accounts/{id}/statuses", account_statuses),
         Route("/api/v1/accounts/{id}/followers", followers),

@@ -21,7 +21,7 @@ from fediverse_share.errors import NotFound
 from fediverse_share.mastodon import accounts, compose, media, pages, search, timelines
 from fediverse_share.mastodon.errors import ValidationFailed
 from fediverse_share.mastodon.social_entities import render_search
-from fediverse_share.mastodon.status_entities import render_media, render_statuses
+from fediverse_share.mastodon.status_entities import render_media, render_statuses, render_tag
 from fediverse_share.mastodon.statuses import Viewer, load_statuses
 from fediverse_share.web.mastodon_http import (
     MAX_UPLOAD_BYTES,
@@ -164,6 +164,14 @@ async def media_file(request: Request) -> Response:
     return FileResponse(path, media_type=row["content_type"], headers=headers)
 
 
+async def tag(request: Request) -> Response:
+    """A hashtag (Elk's tag pages); following hashtags is not offered."""
+    await optional_viewer(request)
+    name = str(request.path_params["name"]).lstrip("#").lower()
+    base = runtime_of(request).instance.base_url
+    return APIResponse({**render_tag(name, base), "history": [], "following": False})
+
+
 async def bookmarks(request: Request) -> Response:
     who = await viewer(request, "read:bookmarks")
     return await _listed(request, who, timelines.bookmark_ids)
@@ -201,6 +209,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/media/{id}", get_media, methods=["GET"]),
         Route("/api/v1/media/{id}", update_media, methods=["PUT"]),
         Route("/media/{name}", media_file),
+        Route("/api/v1/tags/{name}", tag),
         Route("/api/v1/bookmarks", bookmarks),
         Route("/api/v1/favourites", favourites),
     ]

@@ -84,6 +84,22 @@ async def test_first_screen_endpoints(site: Site) -> None:
     check_json_error(await amy.call("GET", "/api/v2/notifications"), 404)
 
 
+async def test_profile_page_endpoints(site: Site) -> None:
+    """What a profile or tag page asks besides the account: all answered, none invented."""
+    ann = await site.member("ann")
+    assert [a["acct"] for a in await ann.get("/api/v1/accounts/search", params={"q": "an"})] == [
+        "ann"
+    ]
+    assert await ann.get(f"/api/v1/accounts/{ann.actor_id}/featured_tags") == []
+    assert await ann.get(f"/api/v1/accounts/{ann.actor_id}/lists") == []
+    check_json_error(await ann.call("GET", "/api/v1/accounts/42/lists"), 404)
+    familiar = await ann.get("/api/v1/accounts/familiar_followers", params={"id[]": "5"})
+    assert familiar == [{"id": "5", "accounts": []}]
+    tag = await ann.get("/api/v1/tags/Tools")
+    assert tag == {"name": "tools", "url": f"{site.base_url}/tags/tools", "history": [],
+                   "following": False}  # fmt: skip
+
+
 async def test_cors_as_mastodon_does_it(site: Site) -> None:
     """A preflight is answered; API answers allow any origin and expose Link."""
     preflight = await site.http.options(
