@@ -37,6 +37,7 @@ from fediverse_share.exchange_api.caller import (
     ADMIN_READ,
     ADMIN_WRITE,
     idempotency_key,
+    path_param,
     read_object,
     reject_unknown_fields,
     require_admin,
@@ -149,7 +150,7 @@ async def change_limits(request: Request) -> Response:
     reject_unknown_fields(body, frozenset({"id", *LIMIT_FIELDS}))
     idempotency_key(request, body)
     runtime = runtime_of(request)
-    username = request.path_params["username"]
+    username = path_param(request, "username")
     account, currency = await runtime.db.write(_set_limits, username, body, now_us())
     return JSONResponse(render_account(account, currency, runtime.instance.domain))
 

@@ -4,6 +4,7 @@
     member = await require_member(request, *READ)        # a member's token with a read scope
     admin = await require_admin(request, *ADMIN_WRITE)   # ... who is an operator
     body = await read_object(request)                    # a JSON object, size-capped
+    trade_id = path_param(request, "trade_id")           # never a NUL character
     key = idempotency_key(request, body)                 # header or ``id``; None if neither
 
 Scopes are Mastodon's (`fediverse_share.oauth.scopes`): reads take ``read`` or
@@ -18,7 +19,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from fediverse_share.errors import BadRequest
+from fediverse_share.errors import BadRequest, NotFound
 from fediverse_share.exchange_api.errors import IdempotencyKeyMismatch, NotAdmin
 from fediverse_share.members import Member, get_member_by_user_id
 from fediverse_share.runtime import Runtime
@@ -56,9 +57,35 @@ async def require_admin(request: Request, *scopes: str) -> Member:
 
 
 async def read_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object (an empty body is ``{}``)."""
+    """The request body as a JSON object (an empty body is ``{}``), without NUL characters."""
     body = await read_body(request, runtime_of(request).settings.max_body_bytes)
-    return parse_json_object(body) if body.strip() else {}
+    value = parse_json_object(body) if body.strip() else {}
+    check_no_nul(value)
+    return value
+
+
+def check_no_nul(value: object) -> None:
+    """Refuse NUL characters anywhere in a parsed body: PostgreSQL cannot store them in
+    text, and no field of this API needs one. Iterative, so deep nesting costs no stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise BadRequest("text may not contain NUL characters", code="invalid_text")
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
+def path_param(request: Request, name: str) -> str:
+    """A path parameter, refused (as not found) if it holds a NUL character."""
+    value: str = request.path_params[name]
+    if "\x00" in value:
+        raise NotFound("Record not found", code="not_found")
+    return value
 
 
 def check_key(value: object, where: str) -> str:

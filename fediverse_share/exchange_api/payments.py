@@ -41,6 +41,7 @@ from fediverse_share.exchange_api.caller import (
     WRITE,
     idempotency_key,
     optional_str,
+    path_param,
     read_object,
     reject_unknown_fields,
     require_member,
@@ -196,6 +197,6 @@ def _get(conn: Connection, payment_id: str, viewer: str, at_us: int) -> tuple[Pa
 async def show_payment(request: Request) -> Response:
     member = await require_member(request, *READ)
     runtime = runtime_of(request)
-    payment_id = request.path_params["payment_id"]
+    payment_id = path_param(request, "payment_id")
     payment, currency = await runtime.db.read(_get, payment_id, member.username, now_us())
     return JSONResponse(render_payment(payment, currency, runtime.instance.domain))

@@ -218,6 +218,8 @@ def _rejections(currency: str, domain: str) -> list[tuple[dict[str, Any], int, s
         ({**good, "amount": "100.01"}, 422, "credit_limit_exceeded"),
         ({**good, "to": "acct:bob@elsewhere.example"}, 422, "cross_community_not_available"),
         ({**good, "memo": "x" * 501}, 400, "invalid_request"),
+        ({**good, "memo": "nul\x00"}, 400, "invalid_text"),
+        ({**good, "id": "k", "extra": {"deep": ["\x00"]}}, 400, "invalid_text"),
         ({**good, "colour": "blue"}, 400, "unknown_field"),
         ({"amount": "1.00", "currency": currency}, 400, "invalid_request"),
         ({**good, "quote_id": "forged.quote"}, 422, "quote_invalid"),
@@ -313,6 +315,8 @@ async def test_a_payment_is_seen_only_by_its_parties(site: Community) -> None:
     for path in (url, f"{API}/payments/pay:alice:nothing", f"{API}/payments/demurrage:x"):
         response = await site.http.get(path, headers=carol.headers)
         assert (response.status_code, response.json()["code"]) == (404, "unknown_payment")
+    nul = await site.http.get(f"{API}/payments/pay%00x", headers=carol.headers)
+    assert nul.status_code == 404
 
 
 async def test_the_soft_limit_warns(site: Community) -> None:

@@ -134,6 +134,8 @@ async def test_only_the_right_party_may_take_each_step(site: Community) -> None:
     assert shown["state"] == "confirmed"
     refused(await step(site, bob, tid, "review", rating=5, text="x"), 409, "review_not_allowed")
     refused(await step(site, bob, "nobody:nothing", "accept"), 404, "unknown_trade")
+    refused(await step(site, bob, tid, "decline", reason="n\x00"), 400, "invalid_text")
+    refused(await site.http.get(f"{API}/trades/a%00b", headers=bob.headers), 404, "not_found")
 
 
 async def test_proposals_replay_and_conflict_by_key(site: Community) -> None:
@@ -171,6 +173,11 @@ async def test_bad_proposals_are_typed_errors(site: Community) -> None:
         ({"with": "bob", "option": "loan"}, 400, "invalid_request"),
         ({"with": "bob", "price": "0", "outside": "EUR five"}, 400, "invalid_request"),
         ({"with": "bob", "price": "1.00", "colour": "red"}, 400, "unknown_field"),
+        (
+            {"with": "bob", "option": "gift", "listing": {**LADDER, "title": "a\x00"}},
+            400,
+            "invalid_text",
+        ),
     ]
     for n, (terms, status, code) in enumerate(cases):
         answer = await propose(site, alice, f"bad{n}", expect=status, **terms)
