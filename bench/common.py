@@ -274,11 +274,11 @@ class Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
-        answer = _take_response(self._buffer)
+        answer = take_message(self._buffer)
         if answer is not None:
             self._waiter = None
             self.last_body = answer[1]
-            waiter.set_result(answer[0])
+            waiter.set_result(int(answer[0][9:12]))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -296,8 +296,12 @@ class Connection(asyncio.Protocol):
             self._transport.close()
 
 
-def _take_response(buffer: bytearray) -> tuple[int, bytes] | None:
-    """Remove one whole response from ``buffer``: its status and body, if it is there."""
+def take_message(buffer: bytearray) -> tuple[bytes, bytes] | None:
+    """Remove one whole HTTP/1.1 message (``Content-Length`` framed) from ``buffer``.
+
+    Returns its head, lowercased (start line and headers), and its body; None while
+    the message is incomplete.
+    """
     end = buffer.find(b"\r\n\r\n")
     if end < 0:
         return None
@@ -305,7 +309,7 @@ def _take_response(buffer: bytearray) -> tuple[int, bytes] | None:
     start = head.find(b"\r\ncontent-length:")
     if start < 0:
         if b"\r\ntransfer-encoding:" in head:
-            raise ValueError("chunked answers are not supported by this client")
+            raise ValueError("chunked messages are not supported here")
         length = 0
     else:
         stop = head.find(b"\r\n", start + 2)
@@ -315,7 +319,7 @@ def _take_response(buffer: bytearray) -> tuple[int, bytes] | None:
         return None
     body = bytes(buffer[end + 4 : total])
     del buffer[:total]
-    return int(head[9:12]), body
+    return head, body
 
 
 @dataclass(slots=True)

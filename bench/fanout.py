@@ -48,6 +48,7 @@ from common import (
     render_request,
     run_async,
     stop_process,
+    take_message,
 )
 from sqlalchemy import Connection as DbConnection
 from sqlalchemy import func, insert, select
@@ -84,17 +85,12 @@ class Sink(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
         self._port = transport.get_extra_info("sockname")[1]
+        self._counts["connections"] += 1
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
-        while (end := self._buffer.find(b"\r\n\r\n")) >= 0:
-            head = bytes(self._buffer[:end]).lower()
-            start = head.find(b"\r\ncontent-length:")
-            length = int(head[start + 17 : head.find(b"\r\n", start + 2)]) if start >= 0 else 0
-            if len(self._buffer) < end + 4 + length:
-                return
-            del self._buffer[: end + 4 + length]
-            self._transport.write(self._answer(head))
+        while (request := take_message(self._buffer)) is not None:
+            self._transport.write(self._answer(request[0]))
 
     def _answer(self, head: bytes) -> bytes:
         if head.startswith(b"get /count"):
@@ -110,7 +106,7 @@ class Sink(asyncio.Protocol):
 async def serve_sinks(count: int) -> None:
     """``count`` sinks on loopback ports; prints the ports, serves for a bounded time."""
     loop = asyncio.get_running_loop()
-    counts: dict[str, Any] = {"posts": 0, "signed": 0, "inboxes": set()}
+    counts: dict[str, Any] = {"posts": 0, "signed": 0, "connections": 0, "inboxes": set()}
     servers = [await loop.create_server(lambda: Sink(counts), "127.0.0.1", 0) for _ in range(count)]
     print(json.dumps([server.sockets[0].getsockname()[1] for server in servers]), flush=True)
     await asyncio.sleep(SINK_LIFETIME_SECONDS)  # the bench stops us long before
@@ -270,7 +266,7 @@ async def deliver_due_lean(runtime: Runtime, client: LeanClient) -> int:
 class Drain:
     label: str
     queued: int
-    received: int
+    connections: int
     queue_seconds: float
     drain_seconds: float
     cpu_seconds: float
@@ -283,8 +279,8 @@ class Drain:
         figure = f"{self.rate:,.0f}/s"
         detail = (
             f"{self.queued:,} jobs drained in {self.drain_seconds:.2f} s, "
-            f"{self.cpu_seconds / self.queued * 1e6:,.0f} µs CPU each; "
-            f"post queued in {self.queue_seconds * 1e3:.0f} ms"
+            f"{self.cpu_seconds / self.queued * 1e6:,.0f} µs CPU each, "
+            f"{self.connections:,} connections; post queued in {self.queue_seconds * 1e3:.0f} ms"
         )
         return self.label, figure, detail
 
@@ -316,7 +312,9 @@ async def post_and_drain(
     left = await runtime.db.read(queued_count)
     if left or received != queued or after["signed"] - before["signed"] != received:
         raise RuntimeError(f"{label}: {queued} queued, {received} received, {left} left")
-    return Drain(label, queued, received, queue_seconds, drain_seconds, cpu_seconds)
+    # Less the connection that asked for the counts afterwards.
+    connections = after["connections"] - before["connections"] - 1
+    return Drain(label, queued, connections, queue_seconds, drain_seconds, cpu_seconds)
 
 
 def signing_rate(key: SigningKey, url: str, count: int) -> float:
