@@ -46,7 +46,7 @@ CONFORMANCE = [
 CHECKS = [*CONFORMANCE, negative_data_rejection]
 #: Examples per operation, per generation mode, per caller: small, so the whole fuzzing
 #: run stays within a couple of minutes on a 2-core machine.
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 20
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
