@@ -145,6 +145,11 @@ def _contact(facts: InstanceFacts) -> JSON | None:
     return None if account is None else render_account(account)
 
 
+def _streaming_url(facts: InstanceFacts) -> str:
+    """Where clients open the stream (``/api/v1/streaming``): this host, ws or wss."""
+    return "ws" + facts.base_url.removeprefix("http")
+
+
 def render_instance_v1(facts: InstanceFacts) -> JSON:
     return {
         "uri": facts.domain,  # the bare domain: toot uses it as a key
@@ -153,8 +158,7 @@ def render_instance_v1(facts: InstanceFacts) -> JSON:
         "description": facts.description_html,
         "email": facts.contact_email,
         "version": render_version(),
-        # No `streaming_api` until streaming works: masto.js would retry forever.
-        "urls": {},
+        "urls": {"streaming_api": _streaming_url(facts)},
         "stats": {
             "user_count": facts.user_count,
             "status_count": facts.status_count,
@@ -173,7 +177,8 @@ def render_instance_v1(facts: InstanceFacts) -> JSON:
 
 def render_instance_v2(facts: InstanceFacts) -> JSON:
     configuration = _configuration(facts.limits)
-    configuration["urls"] = {}  # Elk crashes without it; `streaming` only once it works
+    # Elk crashes without `urls`; masto.js opens the stream named there.
+    configuration["urls"] = {"streaming": _streaming_url(facts)}
     configuration["vapid"] = {"public_key": ""}
     configuration["translation"] = {"enabled": False}
     return {

@@ -43,6 +43,7 @@ def routes() -> list[BaseRoute]:
         mastodon_misc,
         mastodon_notifications,
         mastodon_statuses,
+        mastodon_streaming,
     )
 
     return [
@@ -54,4 +55,5 @@ def routes() -> list[BaseRoute]:
         *mastodon_statuses.routes(),
         *mastodon_notifications.routes(),
         *mastodon_misc.routes(),
+        *mastodon_streaming.routes(),
     ]

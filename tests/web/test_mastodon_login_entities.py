@@ -187,7 +187,7 @@ async def test_instance_v1_shape(site: Site) -> None:
         )
         assert instance["uri"] == site.instance.domain
         assert instance["version"] == "4.2.0 (compatible; fediverse-share 0.1.0)"
-        assert instance["urls"] == {}
+        assert instance["urls"] == {"streaming_api": "ws" + site.base_url.removeprefix("http")}
         assert instance["stats"] == {"user_count": 2, "status_count": 0, "domain_count": 0}
         assert instance["languages"] == ["en"]
         assert instance["registrations"] is False
@@ -210,7 +210,7 @@ async def test_instance_v2_shape(site: Site) -> None:
     assert instance["icon"] == []
     assert instance["languages"] == ["en"]
     configuration = instance["configuration"]
-    assert configuration["urls"] == {}
+    assert configuration["urls"] == {"streaming": "ws" + site.base_url.removeprefix("http")}
     assert configuration["vapid"] == {"public_key": ""}
     assert configuration["translation"] == {"enabled": False}
     assert isinstance(configuration["accounts"]["max_pinned_statuses"], int)
