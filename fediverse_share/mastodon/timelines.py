@@ -194,3 +194,17 @@ def bookmark_ids(conn: Connection, viewer: Viewer, page: Page) -> tuple[list[int
     query = select(b.c.id, b.c.post_id).where(b.c.user_id == viewer.user_id)
     rows = sorted(conn.execute(page.apply(query, b.c.id)).all(), reverse=True)
     return [row[1] for row in rows], [row[0] for row in rows]
+
+
+def favourited_by(conn: Connection, post: RowMapping, page: Page) -> list[tuple[int, int]]:
+    """(interaction id, actor id) of those who favourited the post, newest first."""
+    i = tables.interactions
+    query = select(i.c.id, i.c.actor_id).where(i.c.object_uri == post["uri"], i.c.type == "Like")
+    return sorted(((r[0], r[1]) for r in conn.execute(page.apply(query, i.c.id))), reverse=True)
+
+
+def reblogged_by(conn: Connection, post: RowMapping, page: Page) -> list[tuple[int, int]]:
+    """(reblog id, actor id) of those who reblogged the post, newest first."""
+    r = mt.reblogs
+    query = select(r.c.id, r.c.actor_id).where(r.c.post_id == post["id"])
+    return sorted(((x[0], x[1]) for x in conn.execute(page.apply(query, r.c.id))), reverse=True)

@@ -1,15 +1,21 @@
 """The Mastodon client API endpoints a client calls at sign-in: verify_credentials
-and the instance documents (v1 with and without a trailing slash, and v2)."""
+(and update_credentials) and the instance documents (v1 with and without a trailing
+slash, and v2); `routes` gathers every route of the client API."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse_share.mastodon import accounts, entities, instance
+from fediverse_share import members
+from fediverse_share.mastodon import accounts, entities, instance, profile
+from fediverse_share.mastodon.compose import flag
 from fediverse_share.runtime import Runtime
 from fediverse_share.web.auth import require_user
+from fediverse_share.web.bodies import read_params
 
 
 def _runtime(request: Request) -> Runtime:
@@ -22,6 +28,28 @@ async def verify_credentials(request: Request) -> Response:
     runtime = _runtime(request)
     account = await runtime.db.read(accounts.get_member_account, grant.user_id, runtime.instance)
     return JSONResponse(entities.render_credential_account(account))
+
+
+async def update_credentials(request: Request) -> Response:
+    grant = await require_user(request, "write:accounts")
+    runtime = _runtime(request)
+    params = await read_params(request, runtime.settings.max_body_bytes)
+    change = profile.check(
+        profile.ProfileChange(
+            display_name=_text(params, "display_name"),
+            note=_text(params, "note"),
+            locked=flag(params["locked"]) if "locked" in params else None,
+            discoverable=flag(params["discoverable"]) if "discoverable" in params else None,
+        )
+    )
+    member = await runtime.db.read(members.get_member_by_user_id, grant.user_id)
+    await runtime.db.write(profile.apply, runtime, member.actor_id, change)
+    return await verify_credentials(request)
+
+
+def _text(params: dict[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    return value if isinstance(value, str) else None
 
 
 async def instance_v1(request: Request) -> Response:
@@ -48,6 +76,7 @@ def routes() -> list[BaseRoute]:
 
     return [
         Route("/api/v1/accounts/verify_credentials", verify_credentials),
+        Route("/api/v1/accounts/update_credentials", update_credentials, methods=["PATCH"]),
         Route("/api/v1/instance", instance_v1),
         Route("/api/v1/instance/", instance_v1),
         Route("/api/v2/instance", instance_v2),

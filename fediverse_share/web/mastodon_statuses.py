@@ -3,7 +3,7 @@ service in `fediverse_share.mastodon`, render)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Connection, RowMapping
 from starlette.requests import Request
@@ -13,6 +13,8 @@ from starlette.routing import BaseRoute, Route
 from fediverse_share.errors import Forbidden, NotFound
 from fediverse_share.federation import publish
 from fediverse_share.mastodon import compose, feeds, interactions, pages, timelines
+from fediverse_share.mastodon.accounts import load_accounts
+from fediverse_share.mastodon.entities import render_account
 from fediverse_share.mastodon.status_entities import render_context, render_status, render_statuses
 from fediverse_share.mastodon.statuses import Viewer, document_of, load_statuses
 from fediverse_share.runtime import Runtime
@@ -102,6 +104,24 @@ async def context(request: Request) -> Response:
     )
 
 
+Who = Callable[[Connection, RowMapping, pages.Page], list[tuple[int, int]]]
+
+
+def _who(query: Who) -> Callable[[Request], Awaitable[Response]]:
+    """Accounts that favourited or reblogged a status, paged on the action's id."""
+
+    async def endpoint(request: Request) -> Response:
+        who = await optional_viewer(request, "read:accounts")
+        runtime = runtime_of(request)
+        post = await runtime.db.read(timelines.visible_post, path_id(request), who)
+        rows = await runtime.db.read(query, post, pages.parse_page(request.query_params))
+        found = await runtime.db.read(load_accounts, [r[1] for r in rows], runtime.instance)
+        body = [render_account(found[a]) for _, a in rows if a in found]
+        return page_response(request, body, [r[0] for r in rows], query_params(request))
+
+    return endpoint
+
+
 Action = Callable[[Connection, Runtime, Viewer, RowMapping], object]
 
 
@@ -168,6 +188,8 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/statuses/{id}", get_status, methods=["GET"]),
         Route("/api/v1/statuses/{id}", delete_status, methods=["DELETE"]),
         Route("/api/v1/statuses/{id}/context", context, methods=["GET"]),
+        Route("/api/v1/statuses/{id}/favourited_by", _who(timelines.favourited_by)),
+        Route("/api/v1/statuses/{id}/reblogged_by", _who(timelines.reblogged_by)),
         *(
             Route(
                 f"/api/v1/statuses/{{id}}/{name}",

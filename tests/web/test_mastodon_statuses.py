@@ -137,6 +137,10 @@ async def test_favourite_reblog_bookmark_and_undo(site: Site) -> None:
     boosts = status["reblogs_count"]
     assert (seen["favourites_count"], seen["reblogs_count"]) == (1, boosts + 1)
     assert seen["favourited"] is False and seen["bookmarked"] is False
+    faved_by = await hal.get(f"/api/v1/statuses/{sid}/favourited_by")
+    assert [a["acct"] for a in faved_by] == ["ida"]
+    boosted_by = {a["acct"] for a in await hal.get(f"/api/v1/statuses/{sid}/reblogged_by")}
+    assert "ida" in boosted_by
     kinds = {n["type"] for n in await hal.get("/api/v1/notifications")}
     assert {"favourite", "reblog"} <= kinds
 

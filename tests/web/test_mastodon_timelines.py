@@ -206,3 +206,36 @@ async def test_follow_requests_of_a_closed_community(site: Site) -> None:
     check_json_error(
         await admin.call("POST", f"/api/v1/follow_requests/{kai.actor_id}/reject"), 404
     )
+
+
+async def test_profile_edits_and_a_locked_members_requests(site: Site) -> None:
+    """update_credentials changes name and bio; a locked member answers requests."""
+    lea = await site.member("lea")
+    max_ = await site.member("maxi")
+    ned = await site.member("ned")
+    edited = await lea.call(
+        "PATCH",
+        "/api/v1/accounts/update_credentials",
+        data={"display_name": "Léa", "note": "Tools & seeds\nAsk me", "locked": "true"},
+    )
+    me = edited.json()
+    check_account(me)
+    assert me["display_name"] == "Léa" and me["locked"] is True
+    assert me["note"] == "<p>Tools &amp; seeds<br />Ask me</p>"
+    assert me["source"]["note"] == "Tools & seeds\nAsk me"
+    too_long = await lea.call(
+        "PATCH", "/api/v1/accounts/update_credentials", data={"display_name": "x" * 31}
+    )
+    check_json_error(too_long, 422)
+    assert (await max_.post(f"/api/v1/accounts/{lea.actor_id}/follow"))["requested"] is True
+    await ned.post(f"/api/v1/accounts/{lea.actor_id}/follow")
+    asks = await lea.get("/api/v1/notifications", params={"types[]": "follow_request"})
+    assert {n["account"]["acct"] for n in asks} == {"maxi", "ned"}
+    assert {a["acct"] for a in await lea.get("/api/v1/follow_requests")} == {"maxi", "ned"}
+    yes = await lea.post(f"/api/v1/follow_requests/{max_.actor_id}/authorize")
+    assert yes["followed_by"] is True
+    me = await lea.get("/api/v1/accounts/verify_credentials")
+    assert me["source"]["follow_requests_count"] == 1
+    await lea.call("PATCH", "/api/v1/accounts/update_credentials", json={"locked": False})
+    theirs = await ned.get("/api/v1/accounts/relationships", params={"id[]": lea.actor_id})
+    assert theirs[0]["following"] is True  # unlocking accepted the waiting request
