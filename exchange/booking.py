@@ -18,15 +18,15 @@ import them from `exchange.transfers`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from exchange import tables
+from exchange import sql, tables
 from exchange.chain import chain_step, transfer_digest
 from exchange.errors import (
     AccountClosed,
@@ -151,7 +151,29 @@ _ACCOUNT_COLUMNS = (
     _A.c.demurrage_settled_to_us,
     _A.c.closed_at_us,
 )
-_LEDGER_COLUMNS = (tables.currency.c.code.label("currency_code"), *tables.settings.c)
+
+
+class LedgerRow(NamedTuple):
+    """The currency code and the settings, read with the account locks."""
+
+    currency_code: str
+    default_credit_limit_minor: int
+    default_soft_limit_minor: int
+    default_upper_limit_minor: int | None
+    issuance_allowance_minor: int
+    issuance_copay_bps: int
+    issuance_reputation_threshold: str
+    demurrage_rate_bps: int
+    demurrage_period: str
+    demurrage_free_threshold_minor: int
+    demurrage_since_us: int
+
+
+_LEDGER_COLUMNS = (
+    tables.currency.c.code.label("currency_code"),
+    *(tables.settings.c[name] for name in LedgerRow._fields[1:]),
+)
+_LEDGER_AT = len(_ACCOUNT_COLUMNS)
 # The single rows are joined by primary key, so that the planner knows it gets one row
 # of each (PostgreSQL assumes thousands in a never-analysed table, and a cross join of
 # such guesses costs enough to trigger JIT compilation: 10 ms per transfer).
@@ -202,33 +224,21 @@ _UPDATE_ACCOUNT = (
         demurrage_settled_to_us=bindparam("b_settled"),
     )
 )
-_INSERT = tables.transfers.insert()
+_T = tables.transfers
+_NEW_ROW: dict[str, Any] = {c.name: bindparam(c.name) for c in _T.c if c.name != "ordinal"}
+_INSERT = _T.insert().values(_NEW_ROW).returning(_T.c.ordinal)
 _INSERT_NEW_PG = (
-    postgresql.insert(tables.transfers)
-    .on_conflict_do_nothing()
-    .returning(tables.transfers.c.ordinal)
+    postgresql.insert(_T).values(_NEW_ROW).on_conflict_do_nothing().returning(_T.c.ordinal)
 )
 _INSERT_NEW_SQLITE = (
-    sqlite.insert(tables.transfers).on_conflict_do_nothing().returning(tables.transfers.c.ordinal)
+    sqlite.insert(_T).values(_NEW_ROW).on_conflict_do_nothing().returning(_T.c.ordinal)
 )
 
 
-def _state(row: Row[Any]) -> AccountState:
-    return AccountState(
-        row.id,
-        row.kind,
-        row.credit_limit_minor,
-        row.upper_limit_minor,
-        row.debits_posted_minor,
-        row.credits_posted_minor,
-        row.debits_pending_minor,
-        row.credits_pending_minor,
-        row.seq,
-        row.chain_hash,
-        row.allowance_remaining_minor,
-        row.demurrage_settled_to_us,
-        row.closed_at_us is not None,
-    )
+def _state(row: Sequence[Any]) -> AccountState:
+    """A working copy from a locked row (columns as in ``_ACCOUNT_COLUMNS``)."""
+    closed = row[_LEDGER_AT - 1] is not None
+    return AccountState(*row[: _LEDGER_AT - 1], closed=closed)  # type: ignore[misc]
 
 
 def _effects(phase: Phase, amount_minor: int, pending_minor: int) -> tuple[int, int]:
@@ -251,7 +261,7 @@ class Booking:
         self.conn = conn
         self.now_us = now_us
         self.accounts: dict[str, AccountState] = {}
-        self._ledger: Row[Any] | None = None
+        self._ledger: LedgerRow | None = None
         self._settings: LedgerSettings | None = None
 
     @classmethod
@@ -268,21 +278,23 @@ class Booking:
             return
         if len(ids) <= 3:
             statement = (_LOCK_ONE, _LOCK_TWO, _LOCK_THREE)[len(ids) - 1]
-            rows = self.conn.execute(statement, {f"id{i}": v for i, v in enumerate(ids)})
+            params = {f"id{i}": account_id for i, account_id in enumerate(ids)}
+            rows: Sequence[Sequence[Any]] = sql.fetch_all(self.conn, statement, params)
         else:
-            rows = self.conn.execute(_LOCK_MANY, {"ids": ids})
+            rows = self.conn.execute(_LOCK_MANY, {"ids": ids}).all()
         for row in rows:
-            self._ledger = row
-            self.accounts[row.id] = _state(row)
+            self._ledger = LedgerRow(*row[_LEDGER_AT:])
+            self.accounts[row[0]] = _state(row)
 
     @property
-    def ledger(self) -> Row[Any]:
-        """The currency code and settings row (read with the locks)."""
+    def ledger(self) -> LedgerRow:
+        """The currency code and settings (read with the locks)."""
         if self._ledger is None:
             query = select(*_LEDGER_COLUMNS).select_from(_LEDGER).where(tables.currency.c.id == 1)
-            self._ledger = self.conn.execute(query).first()
-            if self._ledger is None:
+            row = self.conn.execute(query).first()
+            if row is None:
                 raise LedgerNotReady("the ledger has not been created yet")
+            self._ledger = LedgerRow(*row)
         return self._ledger
 
     @property
@@ -387,15 +399,15 @@ class Booking:
         return Transfer(ordinal=ordinal, **row)
 
     def _insert(self, row: dict[str, Any], idempotent: bool) -> int | None:
+        statement: Any = _INSERT
         if not idempotent:
-            result = self.conn.execute(_INSERT, row)
-            key = result.inserted_primary_key
-            assert key is not None
-            return int(key[0])
-        dialect = self.conn.dialect.name
-        statement = _INSERT_NEW_PG if dialect == "postgresql" else _INSERT_NEW_SQLITE
-        ordinal = self.conn.execute(statement, row).scalar()
-        return None if ordinal is None else int(ordinal)
+            pass
+        elif self.conn.dialect.name == "postgresql":
+            statement = _INSERT_NEW_PG
+        else:
+            statement = _INSERT_NEW_SQLITE
+        inserted = sql.fetch_all(self.conn, statement, row)
+        return int(inserted[0][0]) if inserted else None
 
     def flush(self) -> None:
         """Write back every account this booking changed (one statement)."""
@@ -415,6 +427,6 @@ class Booking:
             if s.changed
         ]
         if params:
-            self.conn.execute(_UPDATE_ACCOUNT, params)
+            sql.execute_many(self.conn, _UPDATE_ACCOUNT, params)
         for state in self.accounts.values():
             state.changed = False

@@ -96,7 +96,7 @@ def _entry(row: Any) -> StatementEntry:
 
 
 def parse_cursor(cursor: str) -> int:
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 19:
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
         raise InvalidRequest("not a statement cursor")
     return int(cursor)
 
