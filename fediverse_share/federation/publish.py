@@ -162,9 +162,10 @@ def send_created(
     """Send ``Create(note)``; the community announces it both ways."""
     create = _wrap("Create", note, actor["uri"], at_us)
     record_activity(conn, runtime, actor, create, public=PUBLIC in note.get("to", []))
+    # Feeds first: the community's reblog then skips members who already see the post.
+    events.note_published(conn, runtime, note["id"])
     if _via_community(actor, note):
         announce_to_community(conn, runtime, create, forms=("activity", "object"))
-    events.note_published(conn, runtime, note["id"])
     return create
 
 

@@ -152,6 +152,11 @@ async def test_community_posts_arrive_as_the_groups_reblogs(site: Site) -> None:
     check_notification(alerts[0])
     told = await gil.get("/api/v1/notifications", params={"types[]": "reblog"})
     assert [n["account"]["id"] for n in told] == [community]
+    await fox.post(f"/api/v1/accounts/{gil.actor_id}/follow")
+    again = await gil.post("/api/v1/statuses", data={"status": "and pears"})
+    home = await fox.get("/api/v1/timelines/home")
+    shown = [s for s in home if "pears" in (s["reblog"] or s)["content"]]
+    assert [s["id"] for s in shown] == [again["id"]]  # the post once, not also its boost
 
 
 async def test_notifications_list_filter_get_dismiss_clear(site: Site) -> None:
