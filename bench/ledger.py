@@ -1,0 +1,339 @@
+"""Ledger throughput: payments/s through the domain layer, beside the raw limit; audit time.
+
+    .venv/bin/python bench/ledger.py [--payments 20000] [--rounds 2] [--audit-transfers 100000]
+    .venv/bin/python bench/ledger.py --audit-transfers 1000000
+    .venv/bin/python bench/ledger.py --database-url postgresql://postgres@127.0.0.1:5432/test
+
+For SQLite and (when reachable) PostgreSQL, in this one run:
+
+* **domain**: `exchange.transfers.create_transfer` through `Database.write` (group
+  commit on SQLite, one transaction per payment on PostgreSQL), each payment checked
+  against both accounts' limits and idempotent by its id, between random pairs of 1,000
+  members; at concurrency 1 and 32, with p50/p99 latency;
+* **raw**: the same transfer at its barest: plain ``sqlite3`` (two entry rows, two
+  balance updates with the limit check, one commit per transfer), and on PostgreSQL one
+  asyncpg statement (a CTE doing the same) at concurrency 1 and 32;
+* **audit**: `exchange.audit.audit` over N valid transfers (hash chains included),
+  bulk-loaded beforehand, with the number of problems it found (0 expected).
+
+Each measurement runs ``--rounds`` times and the best round is kept (the machine is
+shared). At the end of every domain run the ledger must hold exactly the payments sent;
+the bench says so if not. Prints figures; asserts no timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from common import asyncpg_dsn, postgres_schema, print_table, run_async
+from ledger_load import load_transfers
+from sqlalchemy import Connection, func, select
+
+from exchange import tables
+from exchange.accounts import Limits, create_ledger, open_member_account
+from exchange.audit import audit
+from exchange.money import Currency
+from exchange.transfers import TransferRequest, create_transfer
+from fediverse_share.database import Database
+from fediverse_share.migrations import upgrade
+
+T0 = 1_700_000_000_000_000
+CURRENCY = Currency("BNC", "Bench", 2)
+MEMBERS = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    count: int
+    seconds: float
+    latencies: tuple[float, ...]
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    def latency(self) -> str:
+        ordered = sorted(self.latencies) or [float("nan")]
+        p50 = statistics.median(ordered) * 1e3
+        p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1e3
+        return f"p50 {p50:6.2f} ms, p99 {p99:6.2f} ms"
+
+
+async def drive(count: int, concurrency: int, pay) -> Figures:
+    """Call ``pay(i)`` for i < count from ``concurrency`` tasks; time each call."""
+    indices = iter(range(count))
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        clock = time.perf_counter
+        for i in indices:
+            started = clock()
+            await pay(i)
+            latencies.append(clock() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Figures(count, time.perf_counter() - started, tuple(latencies))
+
+
+# --- through the domain layer ---------------------------------------------------------
+
+
+def _open_members(conn: Connection) -> None:
+    for i in range(MEMBERS):
+        open_member_account(conn, f"m{i:04d}", T0, Limits(10**12))
+
+
+def _count_transfers(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(tables.transfers)).scalar_one())
+
+
+async def domain_run(url: str, schema: str | None, count: int, concurrency: int) -> Figures:
+    db = Database(url, schema=schema)
+    try:
+        await upgrade(db)
+        await db.write(create_ledger, CURRENCY, T0)
+        await db.exclusive(_open_members)
+        pairs = random.Random(concurrency)
+        ends = [[f"m{x:04d}" for x in pairs.sample(range(MEMBERS), 2)] for _ in range(count)]
+        requests = [TransferRequest(f"p{i}", *ends[i], 1, "BNC") for i in range(count)]
+        figures = await drive(
+            count, concurrency, lambda i: db.write(create_transfer, requests[i], T0 + 1)
+        )
+        booked = await db.read(_count_transfers)
+        if booked != count:
+            print(f"  !! {booked} transfers booked for {count} payments sent")
+        return figures
+    finally:
+        await db.close()
+
+
+# --- the raw limit --------------------------------------------------------------------
+
+RAW_SQLITE_SCHEMA = """
+CREATE TABLE accounts (id TEXT PRIMARY KEY, balance INTEGER NOT NULL,
+                       credit_limit INTEGER NOT NULL);
+CREATE TABLE entries (id INTEGER PRIMARY KEY, transfer_id TEXT NOT NULL,
+                      account_id TEXT NOT NULL, amount INTEGER NOT NULL);
+"""
+
+
+def raw_sqlite(path: Path, count: int) -> Figures:
+    """Plain sqlite3, same pragmas as the app: one transaction per transfer."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(RAW_SQLITE_SCHEMA)
+    conn.executemany(
+        "INSERT INTO accounts VALUES (?, 0, 1000000000000)", [(f"m{i}",) for i in range(MEMBERS)]
+    )
+    pairs = random.Random(1)
+    work = [(f"t{i}", *(f"m{x}" for x in pairs.sample(range(MEMBERS), 2))) for i in range(count)]
+    latencies = []
+    started = time.perf_counter()
+    for transfer_id, debit, credit in work:
+        began = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        cursor = conn.execute(
+            "UPDATE accounts SET balance = balance - 1"
+            " WHERE id = ? AND balance - 1 >= -credit_limit",
+            (debit,),
+        )
+        assert cursor.rowcount == 1
+        conn.execute("UPDATE accounts SET balance = balance + 1 WHERE id = ?", (credit,))
+        conn.executemany(
+            "INSERT INTO entries (transfer_id, account_id, amount) VALUES (?, ?, ?)",
+            ((transfer_id, debit, -1), (transfer_id, credit, 1)),
+        )
+        conn.execute("COMMIT")
+        latencies.append(time.perf_counter() - began)
+    figures = Figures(count, time.perf_counter() - started, tuple(latencies))
+    conn.close()
+    return figures
+
+
+RAW_PG_TRANSFER = """
+WITH debit AS (
+    UPDATE {s}.accounts SET balance = balance - $3
+    WHERE id = $1 AND balance - $3 >= -credit_limit RETURNING id
+), credit AS (
+    UPDATE {s}.accounts SET balance = balance + $3
+    WHERE id = $2 AND EXISTS (SELECT 1 FROM debit) RETURNING id
+), entries AS (
+    INSERT INTO {s}.entries (transfer_id, account_id, amount)
+    SELECT $4, $1, -$3 FROM credit UNION ALL SELECT $4, $2, $3 FROM credit
+    RETURNING 1
+)
+SELECT count(*) FROM entries
+"""
+
+
+async def raw_postgres(url: str, schema: str, count: int, concurrency: int) -> Figures:
+    """One asyncpg statement per transfer (autocommit), the raw limit on PostgreSQL."""
+    dsn = asyncpg_dsn(url)
+    setup = await asyncpg.connect(dsn)
+    await setup.execute(
+        f'CREATE TABLE "{schema}".accounts (id text PRIMARY KEY, balance bigint NOT NULL, '
+        f"credit_limit bigint NOT NULL); "
+        f'CREATE TABLE "{schema}".entries (id bigserial PRIMARY KEY, transfer_id text NOT NULL, '
+        f"account_id text NOT NULL, amount bigint NOT NULL)"
+    )
+    await setup.executemany(
+        f'INSERT INTO "{schema}".accounts VALUES ($1, 0, 1000000000000)',
+        [(f"m{i}",) for i in range(MEMBERS)],
+    )
+    await setup.close()
+    statement = RAW_PG_TRANSFER.format(s=f'"{schema}"')
+    pairs = random.Random(concurrency)
+    work = [[f"m{x}" for x in pairs.sample(range(MEMBERS), 2)] for _ in range(count)]
+    pool = await asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency)
+    try:
+
+        async def pay(i: int) -> None:
+            async with pool.acquire() as conn:
+                if await conn.fetchval(statement, *work[i], 1, f"t{i}") != 2:
+                    raise RuntimeError("raw transfer refused")
+
+        return await drive(count, concurrency, pay)
+    finally:
+        await pool.close()
+
+
+# --- audit ----------------------------------------------------------------------------
+
+
+async def audit_run(url: str, schema: str | None, transfers: int) -> tuple[float, int, float]:
+    """(seconds to load, problems found, seconds to audit) for ``transfers`` transfers."""
+    db = Database(url, schema=schema)
+    try:
+        await upgrade(db)
+        await db.write(create_ledger, CURRENCY, T0)
+        started = time.perf_counter()
+        await load_transfers(db, url, schema, transfers, accounts=10_000)
+        loaded = time.perf_counter() - started
+        started = time.perf_counter()
+        problems = await db.read(audit)
+        return loaded, len(problems), time.perf_counter() - started
+    finally:
+        await db.close()
+
+
+# --- running --------------------------------------------------------------------------
+
+
+async def best(rounds: int, run) -> Figures:
+    results = [await run() for _ in range(rounds)]
+    return max(results, key=lambda figures: figures.rate)
+
+
+async def domain_figures(args: argparse.Namespace, url: str | None) -> dict[int, Figures]:
+    figures = {}
+    for concurrency in (1, 32):
+        count = args.payments if concurrency > 1 else args.payments // 4
+
+        async def run(concurrency: int = concurrency, count: int = count) -> Figures:
+            if url is None:
+                with tempfile.TemporaryDirectory() as tmp:
+                    return await domain_run(f"sqlite:///{tmp}/ledger.db", None, count, concurrency)
+            async with postgres_schema(url, "ledger") as schema:
+                return await domain_run(url, schema, count, concurrency)
+
+        figures[concurrency] = await best(args.rounds, run)
+    return figures
+
+
+async def raw_figures(args: argparse.Namespace, url: str | None) -> dict[int, Figures]:
+    if url is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            runs = [raw_sqlite(Path(tmp) / f"raw{i}.db", args.payments) for i in range(args.rounds)]
+        return {1: max(runs, key=lambda f: f.rate)}
+    figures = {}
+    for concurrency in (1, 32):
+
+        async def run(concurrency: int = concurrency) -> Figures:
+            async with postgres_schema(url, "raw") as schema:
+                return await raw_postgres(url, schema, args.payments, concurrency)
+
+        figures[concurrency] = await best(args.rounds, run)
+    return figures
+
+
+async def bench_engine(args: argparse.Namespace, name: str, url: str | None) -> None:
+    domain, raw = await domain_figures(args, url), await raw_figures(args, url)
+    raw_name = "raw sqlite3, 1 transaction each" if url is None else "raw asyncpg CTE"
+    rows = [
+        (f"domain, concurrency {c}", f"{f.rate:,.0f}/s", f.latency()) for c, f in domain.items()
+    ]
+    rows += [
+        (f"{raw_name}, concurrency {c}", f"{f.rate:,.0f}/s", f.latency()) for c, f in raw.items()
+    ]
+    if url is None:
+        rows.append(("domain (32) / aim of 5,000/s", f"{domain[32].rate / 5_000:.2f}", ""))
+    else:
+        best_raw = max(raw.values(), key=lambda f: f.rate)
+        rows.append(("domain (32) / best raw", f"{domain[32].rate / best_raw.rate:.2f}", "aim 0.8"))
+    print_table(f"{name}: payments", rows)
+    await bench_audit(args, name, url)
+
+
+async def bench_audit(args: argparse.Namespace, name: str, url: str | None) -> None:
+    n = args.audit_transfers
+    if url is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            loaded, problems, seconds = await audit_run(f"sqlite:///{tmp}/audit.db", None, n)
+    else:
+        async with postgres_schema(url, "audit") as schema:
+            loaded, problems, seconds = await audit_run(url, schema, n)
+    figure = f"{seconds:.1f} s"
+    line = f"{n / seconds:,.0f} transfers/s, {problems} problems (aim: 10^6 in < 60 s)"
+    print_table(f"{name}: audit", [(f"audit of {n:,} transfers", figure, line)])
+    print(f"  (bulk load took {loaded:.1f} s)")
+
+
+async def postgres_url(args: argparse.Namespace) -> str | None:
+    url = args.database_url or os.environ.get("FEDIVERSE_SHARE_TEST_DATABASE_URL")
+    url = url or "postgresql://postgres@127.0.0.1:5432/test"
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(asyncpg_dsn(url)), 3)
+    except (TimeoutError, OSError, asyncpg.PostgresError) as error:
+        print(f"\nPostgreSQL not reachable ({type(error).__name__}): skipped")
+        return None
+    await conn.close()
+    return url
+
+
+async def run(args: argparse.Namespace) -> None:
+    print(f"payments between random pairs of {MEMBERS:,} members; best of {args.rounds} rounds")
+    if not args.postgres_only:
+        await bench_engine(args, "SQLite", None)
+    url = await postgres_url(args)
+    if url is not None:
+        await bench_engine(args, "PostgreSQL", url)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--payments", type=int, default=20_000, help="per run at concurrency 32")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--audit-transfers", type=int, default=100_000)
+    parser.add_argument("--database-url", help="PostgreSQL (default: the test database)")
+    parser.add_argument("--postgres-only", action="store_true")
+    return parser.parse_args()
+
+
+def main() -> None:
+    run_async(lambda: run(parse_args()))
+
+
+if __name__ == "__main__":
+    main()
