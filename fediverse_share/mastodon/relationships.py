@@ -183,7 +183,6 @@ def request_ids(conn: Connection, managed: Sequence[int], page: Page) -> list[tu
 def answer(
     conn: Connection,
     runtime: Runtime,
-    actor_id: int,
     managed: Sequence[int],
     follower_id: int,
     *,

@@ -176,10 +176,10 @@ async def follow_requests(request: Request) -> Response:
 
 
 async def _answer(request: Request, *, accept: bool) -> Response:
-    actor_id, managed = await _managed(request, "write:follows")
+    _, managed = await _managed(request, "write:follows")
     runtime = runtime_of(request)
     found = await runtime.db.write(
-        relationships.answer, runtime, actor_id, managed, path_id(request), accept=accept
+        relationships.answer, runtime, managed, path_id(request), accept=accept
     )
     return APIResponse(render_relationship(found))
 

@@ -123,6 +123,11 @@ async def test_mastodon_py_streams_the_user_over_server_sent_events(site: Site) 
         await dora.post("/api/v1/statuses", data={"status": "my own post"})
         assert await asyncio.to_thread(collector.both.wait, WAIT_SECONDS)
     finally:
-        await asyncio.to_thread(handle.close)
+        # Closing waits for the client's reader, blocked until the stream sends
+        # something: a post wakes it instead of the 15-second heartbeat.
+        closing = asyncio.ensure_future(asyncio.to_thread(handle.close))
+        await asyncio.sleep(0.1)
+        await dora.post("/api/v1/statuses", data={"status": "wake the stream"})
+        await closing
     assert collector.updates[0].content == "<p>my own post</p>"
     assert collector.notifications[0].type == "follow"
