@@ -12,6 +12,8 @@ import pytest_asyncio
 from sqlalchemy import Connection, update
 
 from fediverse_share import tables
+from fediverse_share.listings import store
+from fediverse_share.listings.model import Draft, Kind, Purpose
 from tests.conftest import TEST_DATABASE_URL
 from tests.support.instances import running_instance
 from tests.support.mastodon_client import Site
@@ -244,3 +246,20 @@ async def test_profile_edits_and_a_locked_members_requests(site: Site) -> None:
     await lea.call("PATCH", "/api/v1/accounts/update_credentials", json={"locked": False})
     theirs = await ned.get("/api/v1/accounts/relationships", params={"id[]": lea.actor_id})
     assert theirs[0]["following"] is True  # unlocking accepted the waiting request
+
+
+async def test_a_listing_is_a_status_with_its_tags(site: Site) -> None:
+    """The seam with listings: an offer is a status, tagged #offer and its category."""
+    ola = await site.member("ola")
+    pia = await site.member("pia")
+    await pia.post(f"/api/v1/accounts/{ola.actor_id}/follow")
+    draft = Draft(Purpose.OFFER, Kind.LEND, "Cargo bike", "Weekends only", "bikes", None)
+    runtime = site.instance.runtime
+    listing = await runtime.db.write(store.publish_listing, runtime, ola.actor_id, draft)
+    status = await pia.get(f"/api/v1/statuses/{listing.id}")
+    check_status(status)
+    assert "Cargo bike" in status["content"]
+    assert {"offer", "bikes"} <= {t["name"] for t in status["tags"]}
+    assert status["id"] in [s["id"] for s in await pia.get("/api/v1/timelines/home")]
+    by_tag = (await site.http.get("/api/v1/timelines/tag/offer")).json()
+    assert [s["id"] for s in by_tag] == [status["id"]]
