@@ -115,8 +115,8 @@ def void_pending(
 
 
 def expire_pending(conn: Connection, now_us: int, *, limit: int = 500) -> list[Transfer]:
-    """Release up to ``limit`` holds whose expiry has passed; call again while it returns
-    ``limit`` transfers. Each release is a transfer ``expire:<pending id>``."""
+    """Release up to ``limit`` holds whose expiry has passed (oldest expiry first); call
+    again until it returns nothing. Each release is a transfer ``expire:<pending id>``."""
     h, t = tables.holds, tables.transfers
     rows = conn.execute(
         select(t)

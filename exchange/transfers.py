@@ -72,10 +72,14 @@ class TransferRequest:
     reference: str | None = None
 
 
-def check_id(value: str, what: str = "transfer id") -> str:
-    """Return ``value`` if it is a usable caller-chosen id; raises `InvalidRequest`."""
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_CHARS:
-        raise InvalidRequest(f"a {what} is 1-{MAX_ID_CHARS} characters")
+def check_id(value: str, what: str = "transfer id", *, max_chars: int = MAX_ID_CHARS) -> str:
+    """Return ``value`` if it is a usable caller-chosen id; raises `InvalidRequest`.
+
+    Transfer ids may not start with one of `RESERVED_PREFIXES`. ``max_chars`` is larger
+    for ids the ledger derives (``peer:<domain>`` accounts, references it builds).
+    """
+    if not isinstance(value, str) or not 0 < len(value) <= max_chars:
+        raise InvalidRequest(f"a {what} is 1-{max_chars} characters")
     if what == "transfer id" and value.startswith(RESERVED_PREFIXES):
         raise InvalidRequest(f"a transfer id may not start with {value.split(':')[0]}:")
     return value
@@ -89,14 +93,16 @@ def check_memo(memo: str) -> str:
 
 def _check_request(request: TransferRequest) -> None:
     check_id(request.transfer_id)
-    check_id(request.debit_account_id, "account id")
-    check_id(request.credit_account_id, "account id")
+    check_id(request.debit_account_id, "account id", max_chars=tables.ID)
+    check_id(request.credit_account_id, "account id", max_chars=tables.ID)
     check_amount(request.amount_minor)
     check_memo(request.memo)
     if request.reference is not None:
-        check_id(request.reference, "reference")
+        check_id(request.reference, "reference", max_chars=tables.ID)
     if request.debit_account_id == request.credit_account_id:
         raise InvalidRequest("a transfer needs two different accounts")
+    if not isinstance(request.kind, TransferKind):
+        raise InvalidRequest("a transfer kind is one of TransferKind")
 
 
 def find_transfer(conn: Connection, transfer_id: str) -> Transfer | None:
@@ -212,6 +218,6 @@ def create_pending(
     The hold counts against the debit account's credit limit and the credit account's
     upper limit until it is resolved. Raises what `create_transfer` raises.
     """
-    if type(expires_at_us) is not int:
+    if type(expires_at_us) is not int or not 0 < expires_at_us < 2**62:
         raise InvalidRequest("a pending transfer needs an expiry")
     return _book_new(conn, request, Phase.PENDING, expires_at_us, now_us)

@@ -24,6 +24,7 @@ from exchange.pending import (
 )
 from exchange.transfers import (
     Phase,
+    TransferKind,
     TransferRequest,
     create_pending,
     create_transfer,
@@ -194,3 +195,20 @@ async def test_references_group_transfers(ledger):
     await ledger.write(create_transfer, pay("t2", "bob", "carol", 2, reference="trade-9"), T0)
     found = await ledger.read(list_transfers_by_reference, "trade-9")
     assert [t.id for t in found] == ["t1", "t2"]
+
+
+async def test_peer_clearing_accounts_take_transfers_within_their_limits(ledger):
+    """A peer:<domain> account (even for a long domain) holds the clearing position."""
+    from exchange.accounts import AccountKind, open_peer_account
+
+    domain = "a" * 200 + ".example"
+    peer = await ledger.write(open_peer_account, domain, T0, Limits(5_000, upper_limit_minor=5_000))
+    assert (peer.id, peer.kind) == (f"peer:{domain}", AccountKind.PEER)
+    request = pay("c1", "alice", peer.id, 4_000, kind=TransferKind.CLEARING)
+    await ledger.write(create_transfer, request, T0 + 1)
+    with pytest.raises(UpperLimitExceeded):
+        await ledger.write(create_transfer, pay("c2", "bob", peer.id, 1_001), T0 + 2)
+    await ledger.write(create_transfer, pay("c3", peer.id, "bob", 9_000), T0 + 3)
+    with pytest.raises(CreditLimitExceeded):
+        await ledger.write(create_transfer, pay("c4", peer.id, "bob", 1), T0 + 4)
+    assert await ledger.read(audit) == []
