@@ -283,3 +283,16 @@ listing_matches = Table(
     UniqueConstraint("own_listing_id", "matched_listing_id", name="uq_listing_matches_pair"),
     Index("ix_listing_matches_user", "user_id", "id"),
 )
+
+#: A member's Idempotency-Key for creating a listing (migration ``0005_listing_keys``):
+#: the listing it made and a digest of the request, so a replay with another body is
+#: told apart. ``listing_id`` has no foreign key: the row is written before the listing.
+listing_keys = Table(
+    "listing_keys",
+    metadata,
+    Column("user_id", BigInteger, ForeignKey("users.id"), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("listing_id", BigInteger, nullable=False),
+    Column("request_sha256", String(64), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+)

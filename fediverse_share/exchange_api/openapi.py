@@ -20,6 +20,8 @@ from exchange.trade_machine import Action
 from fediverse_share.exchange_api import (
     accounts,
     admin,
+    listing_schemas,
+    listings,
     payments,
     reviews,
     schemas,
@@ -52,6 +54,10 @@ Authentication: OAuth 2 bearer tokens from this server's `/oauth/token` (the sam
 Mastodon clients use). Reads need the `read` (or `read:accounts`) scope, writes `write`,
 operators' endpoints `admin:read` or `admin:write` and a member marked as an operator.
 
+Listings (offers and needs) of every community this server knows can be searched and
+read without a token; members publish, edit, withdraw and illustrate their own, and
+may propose a trade on another community's listing.
+
 Not here yet: payments to other communities (quotes answer 422
 `cross_community_not_available`), and the operators' peers and posted rates; both
 belong to clearing between communities.
@@ -62,6 +68,33 @@ TRADE_ID = Param("trade_id", "path", {"type": "string", "minLength": 1}, "the tr
 HANDLE = Param(
     "handle", "path", {"type": "string", "minLength": 1},
     "a member of this community: name or acct:name@domain",
+)  # fmt: skip
+LISTING_ID = Param(
+    "listing_id", "path", {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    "the listing's id (as listings show it)",
+)  # fmt: skip
+PAGE = (
+    Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100},
+          "entries per page (default 20)"),
+    Param("offset", "query", {"type": "integer", "minimum": 0, "maximum": 10_000},
+          "entries to skip: the next_offset of the previous page"),
+)  # fmt: skip
+SEARCH = (
+    Param("q", "query", {"type": "string", "maxLength": 200},
+          "words of the title, category or description (prefixes match)"),
+    Param("purpose", "query", {"type": "string", "enum": ["offer", "request"]}, "offer or need"),
+    Param("kind", "query",
+          {"type": "string", "enum": ["give", "lend", "rent", "sell", "swap", "service"]},
+          "what the listing gives"),
+    Param("category", "query", {"type": "string", "pattern": "^[A-Za-z0-9_]{1,64}$"},
+          "one category"),
+    Param("community", "query", {"type": "string", "minLength": 1, "maxLength": 300},
+          "a community's actor URI or handle (name@domain)"),
+    Param("min_price", "query", {"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,8})?$"},
+          "lowest price in this community's currency (leaves out unpriced listings)"),
+    Param("max_price", "query", {"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,8})?$"},
+          "highest price in this community's currency"),
+    *PAGE,
 )  # fmt: skip
 USERNAME = Param("username", "path", {"type": "string", "minLength": 1}, "a member's username")
 LIMIT = Param(
@@ -136,10 +169,46 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("GET", "/payments/{payment_id}", payments.show_payment, "getPayment",
         "A payment the caller made or received: state and legs", Access.READ,
         response="Payment", params=(PAYMENT_ID,)),
+    _op("GET", "/listings", listings.search_listings, "searchListings",
+        "Search the listings of every community this server knows, best first",
+        Access.PUBLIC, response="ListingPage", params=SEARCH, errors=(401,),
+        description="Anonymous, or with any valid token. Without `q`, newest first. "
+        "Withdrawn and expired listings are left out."),
+    _op("POST", "/listings", listings.create_listing, "createListing",
+        "Publish an offer or a need (sent to the fediverse, announced by the community)",
+        Access.WRITE, response="ListingDetail", status=201, body="ListingRequest",
+        params=(IDEMPOTENCY_KEY,), errors=(409,), headers={"Location": "the listing's URL"},
+        description="A price is for rent, sell and service listings, in the community's "
+        "currency."),
+    _op("GET", "/listings/matches", listings.show_matches, "getMyMatches",
+        "Listings that complement the caller's (offer and need), newest first", Access.READ,
+        response="MatchPage", params=PAGE),
+    _op("GET", "/listings/{listing_id}", listings.show_listing, "getListing",
+        "Any listing this server knows, of this community or another", Access.PUBLIC,
+        response="ListingDetail", params=(LISTING_ID,), errors=(401,),
+        description="Anonymous, or with any valid token."),
+    _op("PATCH", "/listings/{listing_id}", listings.edit_listing, "updateListing",
+        "Edit one's listing (sent as an Update)", Access.WRITE, response="ListingDetail",
+        body="ListingPatch", params=(LISTING_ID, IDEMPOTENCY_KEY),
+        description="Sets the fields it names and keeps the others; a price of null "
+        "removes the price, an expires_at of null the expiry."),
+    _op("DELETE", "/listings/{listing_id}", listings.withdraw_listing, "withdrawListing",
+        "Withdraw one's listing (sent as a Delete); repeating it changes nothing",
+        Access.WRITE, response="ListingDetail", params=(LISTING_ID,)),
+    _op("POST", "/listings/{listing_id}/photos", listings.add_photo, "addListingPhoto",
+        "Add a photo to one's listing (at most 4; shown on the fediverse)", Access.WRITE,
+        response="ListingDetail", status=201, body="PhotoUpload",
+        body_media_type="multipart/form-data", params=(LISTING_ID, IDEMPOTENCY_KEY),
+        headers={"Location": "the listing's URL"},
+        description="JPEG, PNG, WebP or GIF, judged by the bytes, at most 16 MiB."),
     _op("POST", "/trades", trades.propose_trade, "proposeTrade",
         "Propose a trade about a listing to another member", Access.WRITE,
-        response="Trade", status=201, body="TradeRequest", params=(IDEMPOTENCY_KEY,),
-        errors=(404, 409, 422), headers={"Location": "the trade's URL"}),
+        response="Trade", status=201, body="TradeProposal", params=(IDEMPOTENCY_KEY,),
+        errors=(404, 409, 422), headers={"Location": "the trade's URL"},
+        description="With a member here: `TradeRequest`. On another community's listing "
+        "this server knows: `RemoteTradeRequest` with its `listing_uri`; the trade's terms "
+        "follow from the listing (FEP-0837 `Offer(Agreement)` goes to its author's server, "
+        "who accepts or declines there; any price is paid outside the ledger)."),
     _op("GET", "/trades/{trade_id}", trades.show_trade, "getTrade",
         "A trade of the caller's: state, history and the reviews they may see",
         Access.READ, response="Trade", params=(TRADE_ID,)),
@@ -226,7 +295,7 @@ def render_operation(op: Operation) -> dict[str, Any]:
     if op.body is not None:
         doc["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": ref(op.body)}},
+            "content": {op.body_media_type: {"schema": ref(op.body)}},
         }
     return doc
 
@@ -242,7 +311,8 @@ def render_openapi(base_url: str) -> dict[str, Any]:
         "servers": [{"url": base_url}],
         "paths": paths,
         "components": {
-            "schemas": {**schemas.COMPONENTS, **trade_schemas.COMPONENTS},
+            "schemas": {**schemas.COMPONENTS, **trade_schemas.COMPONENTS,
+                        **listing_schemas.COMPONENTS},
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -23,6 +23,7 @@ from exchange.trade_store import TradeStep
 from exchange.trade_terms import render_outside_payment
 from fediverse_share.clock import render_iso_millis
 from fediverse_share.exchange_api.handles import render_handle, render_party
+from fediverse_share.listings.views import ListingView, MatchView
 
 if TYPE_CHECKING:
     from fediverse_share.exchange_api.payments import Payment
@@ -240,4 +241,47 @@ def render_reputation(reputation: Reputation, domain: str) -> dict[str, Any]:
         "reviewer_count": reputation.reviewer_count,
         "voices": [render_voice(voice, domain) for voice in reputation.voices],
         "reviews": [render_review(review, domain) for review in reputation.reviews],
+    }
+
+
+def render_listing(view: ListingView, at_us: int) -> dict[str, Any]:
+    """A listing as `listing_schemas` describes it (``ListingDetail``)."""
+    row = view.row
+    price = None
+    if row["price_text"] is not None:
+        price = {"amount": row["price_text"], "currency": row["currency_code"]}
+    return {
+        "id": str(row["id"]),
+        "uri": row["uri"],
+        "author": render_handle(view.author_username, view.author_domain),
+        "local": row["local"],
+        "community": row["community_uri"],
+        "purpose": row["purpose"],
+        "kind": row["kind"],
+        "title": row["title"],
+        "description": row["description"],
+        "category": row["category"],
+        "price": price,
+        "quantity": row["quantity"],
+        "unit": row["unit"],
+        "location": row["location"],
+        "expires_at": render_instant(row["expires_at_us"]),
+        "published_at": render_iso_millis(row["published_at_us"]),
+        "updated_at": render_instant(row["updated_at_us"]),
+        "state": view.state(at_us),
+        "photos": [
+            {"url": p.url, "media_type": p.media_type, "width": p.width, "height": p.height,
+             "description": p.description}
+            for p in view.photos
+        ],
+    }  # fmt: skip
+
+
+def render_match(match: MatchView, at_us: int) -> dict[str, Any]:
+    return {
+        "id": str(match.id),
+        "score": match.score,
+        "created_at": render_iso_millis(match.created_at_us),
+        "own_listing": render_listing(match.own, at_us),
+        "listing": render_listing(match.other, at_us),
     }

@@ -87,7 +87,8 @@ class Operation:
     response: str | None = None  # a component schema, or None for CSV
     status: int = 200
     media_type: str = JSON
-    body: str | None = None  # a component schema of the JSON request body
+    body: str | None = None  # a component schema of the request body
+    body_media_type: str = JSON  # or multipart/form-data (a file upload)
     params: tuple[Param, ...] = ()
     errors: tuple[int, ...] = ()  # statuses beyond those `statuses` adds by itself
     headers: dict[str, str] = field(default_factory=dict)  # response header → description

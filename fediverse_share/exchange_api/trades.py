@@ -42,6 +42,7 @@ from exchange.trade_terms import (
 )
 from fediverse_share.clock import now_us
 from fediverse_share.errors import BadRequest
+from fediverse_share.exchange_api import remote_trades
 from fediverse_share.exchange_api.caller import (
     READ,
     WRITE,
@@ -169,11 +170,20 @@ def _propose(
 async def propose_trade(request: Request) -> Response:
     member = await require_member(request, *WRITE)
     body = await read_object(request)
-    reject_unknown_fields(body, PROPOSAL_FIELDS)
     runtime = runtime_of(request)
+    domain = runtime.instance.domain
+    if "listing_uri" in body:  # on another community's listing: FEP-0837 negotiation
+        due = remote_trades.due_of(body)
+        due_us = None if due is None else parse_instant_us(due, "return_due_at")
+        trade_id = await remote_trades.propose_on_remote_listing(request, member, body, due_us)
+        view = await runtime.db.read(_show, trade_id, member.username, now_us())
+        location = f"{runtime.instance.base_url}/api/exchange/v1/trades/{trade_id}"
+        return JSONResponse(
+            render_trade(view, domain), status_code=201, headers={"Location": location}
+        )
+    reject_unknown_fields(body, PROPOSAL_FIELDS)
     key = idempotency_key(request, body) or str(runtime.ids.next_id())
     trade_id = f"{member.username}:{key}"
-    domain = runtime.instance.domain
     view = await runtime.db.write(_propose, member, body, trade_id, domain, now_us())
     location = f"{runtime.instance.base_url}/api/exchange/v1/trades/{trade_id}"
     return JSONResponse(render_trade(view, domain), status_code=201, headers={"Location": location})

@@ -141,7 +141,7 @@ def parse_draft(params: dict[str, Any], currency: Currency, now_us: int) -> Draf
     if price not in (None, ""):
         if kind in UNPRICED:
             raise BadRequest(f"a {kind.value} listing has no price", code="invalid_listing")
-        if params.get("currency", currency.code) != currency.code:
+        if (params.get("currency") or currency.code) != currency.code:
             raise BadRequest(f"prices are in {currency.code}", code="wrong_currency")
         price_minor = parse_amount(str(price), currency)
     return Draft(

@@ -62,12 +62,15 @@ def _listing_values(draft: Draft, price: Price | None) -> dict[str, Any]:
     }
 
 
-def publish_listing(conn: Connection, runtime: Runtime, actor_id: int, draft: Draft) -> Listing:
-    """Store a member's listing and send it out; returns it."""
+def publish_listing(
+    conn: Connection, runtime: Runtime, actor_id: int, draft: Draft, post_id: int | None = None
+) -> Listing:
+    """Store a member's listing and send it out; returns it. ``post_id`` is a fresh id
+    the caller already took (to remember an idempotency key under it), or None."""
     actor = publish.local_actor(conn, actor_id)
     currency = get_currency(conn)
     at = now_us()
-    post_id = runtime.ids.next_id()
+    post_id = runtime.ids.next_id() if post_id is None else post_id
     note = _document(runtime, actor, post_id, draft, currency, at)
     conn.execute(
         insert(tables.posts).values(
@@ -104,12 +107,17 @@ def edit_listing(
     conn: Connection, runtime: Runtime, actor_id: int, listing_id: int, draft: Draft
 ) -> Listing:
     """Replace a listing's fields and send ``Update`` with a newer ``updated``."""
-    own = _own(conn, actor_id, listing_id)
+    own = get_own_listing(conn, actor_id, listing_id)
     actor = publish.local_actor(conn, actor_id)
     currency = get_currency(conn)
     at = now_us()
     note = _document(runtime, actor, listing_id, draft, currency, own.published_at_us)
     note["updated"] = render_iso(at)
+    previous = conn.execute(
+        select(tables.posts.c.document).where(tables.posts.c.id == listing_id)
+    ).scalar_one()
+    if attachment := orjson.loads(previous).get("attachment"):
+        note["attachment"] = attachment  # photos stay through an edit
     conn.execute(
         update(tables.posts)
         .where(tables.posts.c.id == listing_id)
@@ -126,7 +134,7 @@ def edit_listing(
 
 def withdraw_listing(conn: Connection, runtime: Runtime, actor_id: int, listing_id: int) -> None:
     """Withdraw a listing: it stays in the ledger's history, the fediverse gets ``Delete``."""
-    _own(conn, actor_id, listing_id)
+    get_own_listing(conn, actor_id, listing_id)
     conn.execute(
         update(tables.listings)
         .where(tables.listings.c.id == listing_id)
@@ -135,7 +143,8 @@ def withdraw_listing(conn: Connection, runtime: Runtime, actor_id: int, listing_
     publish.delete_note(conn, runtime, actor_id, listing_id)
 
 
-def _own(conn: Connection, actor_id: int, listing_id: int) -> Listing:
+def get_own_listing(conn: Connection, actor_id: int, listing_id: int) -> Listing:
+    """A live local listing of this actor; `NotFound` or `Forbidden` otherwise."""
     listing = get_listing(conn, listing_id)
     if not listing.local or listing.withdrawn:
         raise NotFound("no such listing")

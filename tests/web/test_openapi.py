@@ -105,7 +105,7 @@ async def test_document_shape_security_and_errors(site: Community) -> None:
         assert ref.rsplit("/", 1)[1] in doc["components"]["schemas"], ref
     for path, item in doc["paths"].items():
         for method, op in item.items():
-            public = path in (f"{PREFIX}/currency", DOCUMENT)
+            public = path in PUBLIC_PATHS and method == "get"
             assert (op["security"] == []) is public, (method, path)
             for scopes in op["security"]:
                 assert list(scopes) == ["bearer"]
@@ -120,6 +120,16 @@ async def test_document_shape_security_and_errors(site: Community) -> None:
                 assert "Idempotency-Key" in names, path
     assert "clearing" in doc["info"]["description"]
     assert "peers and posted rates" in doc["info"]["description"]
+
+
+#: Reads anyone may make (listings are public, as on the fediverse).
+PUBLIC_PATHS = (
+    f"{PREFIX}/currency",
+    DOCUMENT,
+    f"{PREFIX}/listings",
+    f"{PREFIX}/listings/{{listing_id}}",
+)
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(8)) + b"\x08\x02\x00\x00\x00"
 
 
 def _validator(schema: Any, base_url: str, headers: dict[str, str]) -> Callable[[Any], None]:
@@ -163,12 +173,14 @@ def _fuzz(doc: dict[str, Any], base_url: str, headers: dict[str, str]) -> list[s
 LADDER = {"ref": "https://example.org/listings/ladder", "title": "A ladder", "kind": "offer"}
 
 
-def _good_requests(currency: str) -> dict[str, dict[str, Any]]:
+def _good_requests(currency: str, listings: tuple[str, str]) -> dict[str, dict[str, Any]]:
     """A request that should succeed for each operation, by operationId, in document order.
 
     ``as`` names the member who calls (default: the operator ``root``); the trades
-    ``root:declined``, ``root:cancelled`` and ``root:loan`` are prepared by `_populate`.
+    ``root:declined``, ``root:cancelled`` and ``root:loan`` are prepared by `_populate`,
+    and root's two ``listings`` by `_prepare_listings` (the second is withdrawn).
     """
+    kept, withdrawn = ({"listing_id": listing} for listing in listings)
     pay = {"to": "alice", "amount": "1.50", "currency": currency, "memo": "tea"}
     trade = {"trade_id": "root:good"}
     return {
@@ -180,6 +192,20 @@ def _good_requests(currency: str) -> dict[str, dict[str, Any]]:
         "quotePayment": {"body": {"to": "alice", "amount": "1.50", "currency": currency}},
         "createPayment": {"body": pay, "headers": {"Idempotency-Key": "tea"}},
         "getPayment": {"path_parameters": {"payment_id": "pay:root:tea"}},
+        "searchListings": {"query": {"q": "ladder", "kind": "lend", "limit": 5}},
+        "createListing": {
+            "body": {"title": "Step ladder", "kind": "sell", "price": "4.00",
+                     "currency": currency, "expires_at": "2099-01-01T00:00:00Z"},
+            "headers": {"Idempotency-Key": "step-ladder"},
+        },
+        "getMyMatches": {"query": {"limit": 5}, "as": "alice"},
+        "getListing": {"path_parameters": kept},
+        "updateListing": {"path_parameters": kept, "body": {"location": "Neukölln"}},
+        "withdrawListing": {"path_parameters": withdrawn},
+        "addListingPhoto": {
+            "path_parameters": kept, "body": {"file": PNG, "description": "folded"},
+            "media_type": "multipart/form-data",
+        },
         "proposeTrade": {
             "body": {"listing": LADDER, "option": "fixed", "role": "receiver", "with": "alice",
                      "price": "2.00", "currency": currency},
@@ -210,10 +236,14 @@ def _good_requests(currency: str) -> dict[str, dict[str, Any]]:
 
 
 def _call_good(
-    doc: dict[str, Any], base_url: str, tokens: dict[str, dict[str, str]], currency: str
+    doc: dict[str, Any],
+    base_url: str,
+    tokens: dict[str, dict[str, str]],
+    currency: str,
+    listings: tuple[str, str],
 ) -> dict[str, int]:
     schema = schemathesis.openapi.from_dict(doc)
-    good = _good_requests(currency)
+    good = _good_requests(currency, listings)
     statuses = {}
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -233,12 +263,28 @@ async def test_a_good_request_to_every_operation_succeeds_as_documented(site: Co
     alice, _ = await _populate(site)
     admin = await site.sign_up("root", admin=True)
     await _prepare_trades(site, admin, alice)
+    listings = await _prepare_listings(site, admin, alice)
     doc = await document(site)
     tokens = {"root": admin.headers, "alice": alice.headers}
-    args = (doc, site.instance.base_url, tokens, site.currency)
+    args = (doc, site.instance.base_url, tokens, site.currency, listings)
     statuses = await asyncio.to_thread(_call_good, *args)
     assert all(200 <= status < 300 for status in statuses.values()), statuses
     assert statuses["createPayment"] == statuses["proposeTrade"] == 201
+    assert statuses["createListing"] == statuses["addListingPhoto"] == 201
+
+
+async def _prepare_listings(site: Community, root: SignedIn, alice: SignedIn) -> tuple[str, str]:
+    """Root's offer of a ladder (matched by alice's need) and one more to withdraw."""
+    ids = []
+    for who, body in (
+        (root, {"title": "Ladder to lend", "kind": "lend", "category": "tools"}),
+        (root, {"title": "Old chair", "kind": "give"}),
+        (alice, {"title": "Ladder wanted", "kind": "lend", "purpose": "request"}),
+    ):
+        response = await site.http.post(f"{PREFIX}/listings", json=body, headers=who.headers)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    return ids[0], ids[1]
 
 
 async def _prepare_trades(site: Community, root: SignedIn, alice: SignedIn) -> None:
@@ -261,6 +307,9 @@ async def _prepare_trades(site: Community, root: SignedIn, alice: SignedIn) -> N
 
 async def _populate(site: Community) -> tuple[SignedIn, SignedIn]:
     alice, bob = await site.sign_up("alice"), await site.sign_up("bob")
+    need = {"title": "Ladder wanted", "kind": "lend", "purpose": "request"}
+    response = await site.http.post(f"{PREFIX}/listings", json=need, headers=bob.headers)
+    assert response.status_code == 201, response.text
     body = {"to": "bob", "amount": "3.00", "currency": site.currency}
     for key in ("a", "b", "c"):
         await site.http.post(
