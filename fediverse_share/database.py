@@ -143,6 +143,8 @@ class _SQLite:
         self.engine = _sqlite_engine(url)
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-read")
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        #: Jobs submitted during the current event-loop iteration (see `_submit`).
+        self._pending: list[_Job] = []
         self._writer = threading.Thread(target=self._write_loop, name="sqlite-write", daemon=True)
         self._writer.start()
 
@@ -162,9 +164,20 @@ class _SQLite:
     async def _submit(self, fn: Callable[..., T], args: Any, kwargs: Any, *, alone: bool) -> T:
         loop = asyncio.get_running_loop()
         job = _Job(fn, args, kwargs, loop, loop.create_future(), alone)
-        self._queue.put(job)
+        # Jobs reach the writer once per event-loop iteration, not one by one: handed
+        # over singly, the writer woke for nearly every job and committed batches of
+        # 1-4; together they make one wake-up and one commit (bench/inbox.py: mean
+        # batch 3.7 -> 31, ~50 µs less CPU per inbox POST).
+        if not self._pending:
+            loop.call_soon(self._hand_over)
+        self._pending.append(job)
         result: T = await job.future
         return result
+
+    def _hand_over(self) -> None:
+        jobs, self._pending = self._pending, []
+        for job in jobs:
+            self._queue.put(job)
 
     def _write_loop(self) -> None:
         with self.engine.connect() as conn:
@@ -219,6 +232,7 @@ class _SQLite:
                 job.outcome = (False, exc)
 
     async def close(self) -> None:
+        self._hand_over()  # jobs submitted just now still run
         self._queue.put(None)
         await asyncio.get_running_loop().run_in_executor(None, self._writer.join)
         self._readers.shutdown(wait=True)
