@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from exchange.accounts import get_account, open_member_account
 from exchange.audit import audit
+from exchange.demurrage import demurrage_transfer_id, run_demurrage
 from exchange.errors import CreditLimitExceeded, TransferNotPending
 from exchange.pending import post_pending, void_pending
-from exchange.transfers import TransferRequest, create_pending, create_transfer, find_transfer
+from exchange.periods import Period, period_start_us
+from exchange.settings import get_settings, update_settings
+from exchange.transfers import (
+    TransferRequest,
+    create_pending,
+    create_transfer,
+    find_transfer,
+    list_transfers_by_reference,
+)
 from tests.exchange.conftest import T0
 
 
@@ -62,4 +72,33 @@ async def test_parallel_resolutions_of_one_hold_let_exactly_one_win(ledger):
     winners = [r for r in results if not isinstance(r, Exception)]
     assert len(winners) == 1
     assert all(isinstance(r, TransferNotPending) for r in results if r not in winners)
+    assert await ledger.read(audit) == []
+
+
+async def test_lazy_and_scheduled_demurrage_race_without_double_charges(ledger):
+    """Payments that settle due demurrage lazily, racing scheduled runs, charge each
+    (account, day) once and on the balance at the day's end."""
+    settings = await ledger.read(get_settings)
+    daily = replace(settings, demurrage_rate_bps=100, demurrage_period=Period.DAY)
+    await ledger.write(update_settings, replace(daily, demurrage_free_threshold_minor=0), T0)
+    names = [f"d{i:02d}" for i in range(12)]
+    for name in names:
+        await ledger.write(open_member_account, name, T0)
+        fund = TransferRequest(f"fund-{name}", "issuance", name, 10_000, "KRZ", reference="fund")
+        await ledger.write(create_transfer, fund, T0)
+    later = T0 + 3 * 86_400 * 1_000_000
+    pairs = [(names[i % 12], names[(i * 5 + 1) % 12]) for i in range(120)]
+    requests = [TransferRequest(f"q{i}", *pair, 10, "KRZ") for i, pair in enumerate(pairs)]
+    payments = [ledger.write(create_transfer, request, later) for request in requests]
+    runs = [ledger.write(run_demurrage, later, limit=5) for _ in range(6)]
+    results = await asyncio.gather(*payments, *runs, return_exceptions=True)
+    assert not [r for r in results if isinstance(r, Exception)]
+    assert len(await ledger.read(list_transfers_by_reference, "fund")) == 12
+    for name in names:
+        charged = []
+        for day in (0, 1, 2):
+            start = period_start_us(T0 + day * 86_400 * 1_000_000, Period.DAY)
+            found = await ledger.read(find_transfer, demurrage_transfer_id(name, start, Period.DAY))
+            charged.append(found.amount_minor if found else None)
+        assert charged == [100, 99, 98], name  # 1 % of 100.00, of 99.00, of 98.01
     assert await ledger.read(audit) == []
