@@ -350,10 +350,15 @@ class LoadResult:
         others = self.machine_cpu_seconds - self.server_cpu_seconds - self.client_cpu_seconds
         return (
             f"{self.count:,} in {self.elapsed_seconds:.2f} s, {self.rate:,.0f}/s, "
-            f"p99 {self.percentile_ms(0.99):.1f} ms; CPU cores: server "
+            f"p99 {self.percentile_ms(0.99):.1f} ms, server CPU "
+            f"{self.server_cpu_per_request_us:.0f} µs/request; CPU cores: server "
             f"{self.cores(self.server_cpu_seconds):.2f}, client "
             f"{self.cores(self.client_cpu_seconds):.2f}, rest {self.cores(others):.2f}"
         )
+
+    @property
+    def server_cpu_per_request_us(self) -> float:
+        return self.server_cpu_seconds / self.count * 1e6 if self.count else 0.0
 
     def percentile_ms(self, fraction: float) -> float:
         ordered = sorted(self.latencies_seconds)

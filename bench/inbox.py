@@ -224,6 +224,8 @@ def report(figures: InboxFigures, rounds: int) -> None:
             ("hello world (same uvicorn setup)", f"{hello.rate:,.0f}/s", ""),
             ("  latency p99", f"{hello.percentile_ms(0.99):.1f} ms", ""),
             ("inbox / hello world", f"{inbox.rate / hello.rate:.2f}", "aim ≥ 0.25"),
+            ("server CPU per inbox POST", f"{inbox.server_cpu_per_request_us:.0f} µs", ""),
+            ("server CPU per hello world", f"{hello.server_cpu_per_request_us:.0f} µs", ""),
             ("inbox items stored / sent", f"{figures.stored:,} / {figures.sent:,}", "must match"),
         ],
     )
