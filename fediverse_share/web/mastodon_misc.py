@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from fediverse_share.errors import NotFound
+from fediverse_share.errors import NotFound, PayloadTooLarge
 from fediverse_share.mastodon import accounts, compose, media, pages, search, timelines
 from fediverse_share.mastodon.errors import ValidationFailed
 from fediverse_share.mastodon.social_entities import render_search
@@ -120,12 +120,17 @@ async def search_v2(request: Request) -> Response:
 async def upload(request: Request) -> Response:
     who = await viewer(request, "write:media")
     runtime = runtime_of(request)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"uploads are at most {MAX_UPLOAD_BYTES} bytes")
     params = await params_of(request, MAX_UPLOAD_BYTES)
     file = params.get("file")
     try:
         if not isinstance(file, UploadFile):
             raise ValidationFailed("File can't be blank")
-        data = await file.read()
+        if file.size is not None and file.size > MAX_UPLOAD_BYTES:
+            raise PayloadTooLarge(f"uploads are at most {MAX_UPLOAD_BYTES} bytes")
+        data = await file.read(MAX_UPLOAD_BYTES + 1)
     finally:
         for value in params.values():
             if isinstance(value, UploadFile):

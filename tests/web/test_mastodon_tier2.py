@@ -166,6 +166,8 @@ async def test_media_upload_attach_and_serve(site: Site) -> None:
     check_json_error(await cy.call("POST", "/api/v1/media", files=text), 422)
     check_json_error(await cy.call("POST", "/api/v1/media", data={"description": "x"}), 422)
     check_json_error(await site.http.get("/media/nothing.png"), 404)
+    huge = {"file": ("big.png", image + b"\0" * (17 * 1024 * 1024), "image/png")}
+    check_json_error(await cy.call("POST", "/api/v2/media", files=huge), 413)
 
 
 async def test_search_accounts_hashtags_and_status_urls(site: Site) -> None:
