@@ -16,9 +16,38 @@ from exchange.errors import InvalidAmount
 from exchange.money import Currency, parse_amount
 from fediverse_share import tables
 from fediverse_share.errors import BadRequest
+from fediverse_share.exchange_api.spec import Param
 from fediverse_share.listings.model import Kind, Purpose
 from fediverse_share.listings.search import SearchQuery
 
+#: The parameters as the OpenAPI document declares them (see `parse_search`).
+LISTING_ID = Param(
+    "listing_id", "path", {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    "the listing's id (as listings show it)",
+)  # fmt: skip
+PAGE = (
+    Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100},
+          "entries per page (default 20)"),
+    Param("offset", "query", {"type": "integer", "minimum": 0, "maximum": 10_000},
+          "entries to skip: the next_offset of the previous page"),
+)  # fmt: skip
+SEARCH = (
+    Param("q", "query", {"type": "string", "maxLength": 200},
+          "words of the title, category or description (prefixes match)"),
+    Param("purpose", "query", {"type": "string", "enum": ["offer", "request"]}, "offer or need"),
+    Param("kind", "query",
+          {"type": "string", "enum": ["give", "lend", "rent", "sell", "swap", "service"]},
+          "what the listing gives"),
+    Param("category", "query", {"type": "string", "pattern": "^[A-Za-z0-9_]{1,64}$"},
+          "one category"),
+    Param("community", "query", {"type": "string", "minLength": 1, "maxLength": 300},
+          "a community's actor URI or handle (name@domain)"),
+    Param("min_price", "query", {"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,8})?$"},
+          "lowest price in this community's currency (leaves out unpriced listings)"),
+    Param("max_price", "query", {"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,8})?$"},
+          "highest price in this community's currency"),
+    *PAGE,
+)  # fmt: skip
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 MAX_OFFSET = 10_000
