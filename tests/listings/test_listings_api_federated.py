@@ -54,7 +54,17 @@ async def test_search_matches_and_a_trade_on_a_remote_listing(
         )
         assert [x["uri"] for x in by_community.json()["listings"]] == [mine["uri"]]
         shown = await http_b.get(f"{API}/listings/{remote['id']}")
-        assert shown.json() == remote
+        assert shown.json() == remote and remote["photos"] == []
+        png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+        photo = await http_a.post(
+            f"{API}/listings/{mine['id']}/photos", files={"file": ("p.png", png)},
+            data={"description": "The drill"}, headers=alice.headers,
+        )  # fmt: skip
+        assert photo.status_code == 201, photo.text
+        await run_until_idle(a.runtime, b.runtime)
+        seen = (await http_b.get(f"{API}/listings/{remote['id']}")).json()
+        assert seen["photos"] == photo.json()["photos"]  # the Update reached B
+        assert seen["photos"][0]["url"].startswith(a.base_url)
         refused = await http_b.patch(
             f"{API}/listings/{remote['id']}", json={"title": "x"}, headers=bob.headers
         )
