@@ -14,9 +14,14 @@ activity id each; signing costs ~290 µs, so it runs on all cores first) and sen
 lean HTTP/1.1 client over keep-alive connections (`common.run_load`), which costs a
 few µs per request where httpx costs milliseconds. Hello world and the inbox take
 turns for ``--rounds`` rounds and the best round of each is reported (others' work on a
-shared machine rarely leaves a round alone; each round's line says who used the CPU).
-At the end the server's database must hold exactly one inbox item per request sent: a
-bench that measured 401s would be worthless. Prints figures; asserts no timing.
+shared machine rarely leaves a round alone; each round's line says who used the CPU,
+and the server's CPU per request is the steadier figure). At the end the server's
+database must hold exactly one inbox item per request sent: a bench that measured 401s
+would be worthless.
+
+Before all that, the storage layer alone: inbox items stored through
+`Database.write(inbox.store)` by 50 concurrent writers in this process (group commit on
+SQLite, a transaction each on PostgreSQL). Prints figures; asserts no timing.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import multiprocessing
 import sqlite3
 import tempfile
@@ -33,6 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import orjson
 from common import (
@@ -172,6 +179,40 @@ def presign(sender: Sender, target: Target, indices: range, workers: int) -> lis
         return [request for part in pool.map(sign, pieces) for request in part]
 
 
+# --- the storage layer alone ----------------------------------------------------------
+
+
+async def storage_rate(url: str, schema: str | None, count: int, concurrency: int) -> float:
+    """Inbox items stored per second straight through `Database.write` (no HTTP, no
+    signatures): ``concurrency`` writers, independent writes, best of two rounds."""
+    from fediverse_share import migrations
+    from fediverse_share.database import Database
+    from fediverse_share.federation import inbox
+    from fediverse_share.ids import IdGenerator
+
+    db = Database(url, schema=schema)
+    runtime = SimpleNamespace(ids=IdGenerator())  # all that `inbox.store` uses
+    actor = "http://127.0.0.1:1/users/storage"
+    body = create_note(actor, 0)
+    numbers = itertools.count()
+
+    async def writer(writes: int) -> None:
+        for _ in range(writes):
+            uri = f"{actor}/statuses/{next(numbers)}/activity"
+            await db.write(inbox.store, runtime, uri, actor, None, body)
+
+    try:
+        await migrations.upgrade(db)
+        best = 0.0
+        for _ in range(2):
+            started = time.perf_counter()
+            await asyncio.gather(*(writer(count // concurrency) for _ in range(concurrency)))
+            best = max(best, count // concurrency * concurrency / (time.perf_counter() - started))
+        return best
+    finally:
+        await db.close()
+
+
 # --- measuring -------------------------------------------------------------------------
 
 
@@ -211,6 +252,7 @@ class InboxFigures:
     stored: int
     sent: int
     dialect: str
+    storage: float
 
 
 def report(figures: InboxFigures, rounds: int) -> None:
@@ -227,6 +269,7 @@ def report(figures: InboxFigures, rounds: int) -> None:
             ("server CPU per inbox POST", f"{inbox.server_cpu_per_request_us:.0f} µs", ""),
             ("server CPU per hello world", f"{hello.server_cpu_per_request_us:.0f} µs", ""),
             ("inbox items stored / sent", f"{figures.stored:,} / {figures.sent:,}", "must match"),
+            ("storage alone: Database.write(inbox.store)", f"{figures.storage:,.0f}/s", ""),
         ],
     )
 
@@ -257,6 +300,10 @@ async def measure_rounds(
 
 
 async def measure(args: argparse.Namespace, tmp: Path, schema: str | None) -> InboxFigures:
+    storage_url = args.database_url or f"sqlite:///{tmp / 'storage.db'}"
+    async with postgres_schema(args.database_url, "storage") as storage_schema:
+        storage = await storage_rate(storage_url, storage_schema, args.storage_writes, 50)
+    print(f"storage alone: {storage:,.0f} inbox items/s through Database.write")
     with contextlib.ExitStack() as stack:
         sender = await start_sender(tmp, stack)
         target = await start_target(tmp, stack, args.database_url, schema)
@@ -274,7 +321,7 @@ async def measure(args: argparse.Namespace, tmp: Path, schema: str | None) -> In
         dialect = "PostgreSQL" if args.database_url else "SQLite"
         best_inbox = max(inboxes, key=lambda result: result.rate)
         best_hello = max(hellos, key=lambda result: result.rate)
-        return InboxFigures(best_inbox, best_hello, stored, sent, dialect)
+        return InboxFigures(best_inbox, best_hello, stored, sent, dialect, storage)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -292,6 +339,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per load run")
     parser.add_argument("--sign-workers", type=int, default=2, help="processes that pre-sign")
+    parser.add_argument("--storage-writes", type=int, default=10_000, help="storage alone")
     parser.add_argument("--database-url", help="measure on PostgreSQL (a schema of its own)")
     return parser.parse_args()
 
