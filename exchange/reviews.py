@@ -26,8 +26,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, select, update
 
-from exchange.errors import InvalidRequest
-from exchange.trade_errors import NotAParty, ReviewExists, ReviewNotAllowed, ReviewWindowClosed
+from exchange.errors import (
+    InvalidRequest,
+    NotAParty,
+    ReviewExists,
+    ReviewNotAllowed,
+    ReviewWindowClosed,
+)
 from exchange.trade_store import lock_trade, party_columns
 from exchange.trade_tables import reviews, trades
 from exchange.trade_terms import Party, Role, Trade, TradeState, as_party, check_uri

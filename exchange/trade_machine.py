@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from exchange.trade_errors import InvalidTransition, WrongParty
+from exchange.errors import InvalidTransition, WrongParty
 from exchange.trade_terms import PaymentOption, Role, TradeState
 
 P = PaymentOption

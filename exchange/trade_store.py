@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
 
-from exchange.trade_errors import UnknownTrade
+from exchange.errors import UnknownTrade
 from exchange.trade_machine import Action, Transition
 from exchange.trade_tables import steps, trades
 from exchange.trade_terms import (

@@ -28,12 +28,18 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
 from exchange.accounts import AccountKind, find_account
-from exchange.errors import AccountClosed, InvalidRequest, UnknownAccount, WrongCurrency
+from exchange.errors import (
+    AccountClosed,
+    InvalidRequest,
+    NotAParty,
+    TradeConflict,
+    UnknownAccount,
+    WrongCurrency,
+)
 from exchange.issuance import Sale, pay_sale
 from exchange.money import check_amount
 from exchange.reputation import buyer_reputation
 from exchange.settings import get_currency
-from exchange.trade_errors import NotAParty, TradeConflict
 from exchange.trade_machine import Action, Move, automatic_transition, plan_step
 from exchange.trade_store import (
     TradeStep,

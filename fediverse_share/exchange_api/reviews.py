@@ -15,9 +15,9 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from exchange.errors import ReviewExists
 from exchange.reputation import Reputation, get_reputation
 from exchange.reviews import Review, list_trade_reviews, write_review
-from exchange.trade_errors import ReviewExists
 from exchange.trade_terms import Party
 from fediverse_share.clock import now_us
 from fediverse_share.errors import BadRequest

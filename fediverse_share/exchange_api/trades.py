@@ -23,11 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exchange import trades
-from exchange.errors import WrongCurrency
+from exchange.errors import UnknownTrade, WrongCurrency
 from exchange.money import Currency, parse_amount
 from exchange.reviews import Review, list_trade_reviews
 from exchange.settings import get_currency
-from exchange.trade_errors import UnknownTrade
 from exchange.trade_machine import Action
 from exchange.trade_store import TradeStep, find_trade, list_steps
 from exchange.trade_terms import (

@@ -1,7 +1,7 @@
 """Errors of federated trades: expected refusals with a stable ``code`` and a safe message.
 
 An inbound activity refused for one of these is recorded on its inbox item (the error's
-class and message); the domain's own refusals (`exchange.trade_errors`: ``not_a_party``,
+class and message); the domain's own refusals (`exchange.errors`: ``not_a_party``,
 ``wrong_party``, ``trade_conflict``, ...) are recorded the same way.
 
     AppError                            (fediverse_share.errors)

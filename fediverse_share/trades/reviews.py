@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping
 
 from activitypub.objects import Activity
+from exchange.errors import ReviewExists
 from exchange.reviews import RemoteReview, Review, store_remote_review
-from exchange.trade_errors import ReviewExists
 from exchange.trade_terms import Party, Trade
 from fediverse_share.clock import now_us
 from fediverse_share.federation import publish

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from exchange import trades
-from exchange.errors import InvalidRequest
+from exchange.errors import (
+    InvalidRequest,
+    NotAParty,
+    ReviewExists,
+    ReviewNotAllowed,
+    ReviewWindowClosed,
+    UnknownTrade,
+)
 from exchange.reviews import (
     REVIEW_WINDOW_US,
     RemoteReview,
@@ -14,13 +21,6 @@ from exchange.reviews import (
     mark_verified,
     store_remote_review,
     write_review,
-)
-from exchange.trade_errors import (
-    NotAParty,
-    ReviewExists,
-    ReviewNotAllowed,
-    ReviewWindowClosed,
-    UnknownTrade,
 )
 from exchange.trade_terms import Party, PaymentOption, Role
 from tests.exchange.conftest import T0

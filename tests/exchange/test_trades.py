@@ -10,10 +10,10 @@ import pytest
 from exchange import trades
 from exchange.accounts import ISSUANCE, get_account
 from exchange.audit import audit
+from exchange.errors import TradeConflict
 from exchange.reviews import write_review
 from exchange.settings import get_settings, update_settings
 from exchange.statements import get_statement
-from exchange.trade_errors import TradeConflict
 from exchange.trade_machine import Action
 from exchange.trade_terms import (
     ListingKind,

@@ -6,8 +6,8 @@ import pytest
 
 from exchange import trades
 from exchange.audit import audit
+from exchange.errors import InvalidTransition, NotAParty, WrongParty
 from exchange.statements import get_statement
-from exchange.trade_errors import InvalidTransition, NotAParty, WrongParty
 from exchange.trade_machine import Action, Who, allowed_roles, find_transition
 from exchange.trade_terms import PAYING, RETURNING, PaymentOption, Role, Trade
 from tests.exchange.conftest import T0

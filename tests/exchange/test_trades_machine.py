@@ -8,8 +8,7 @@ from decimal import Decimal
 import pytest
 
 from exchange import trade_machine
-from exchange.errors import InvalidAmount, InvalidRequest
-from exchange.trade_errors import InvalidTransition, WrongParty
+from exchange.errors import InvalidAmount, InvalidRequest, InvalidTransition, WrongParty
 from exchange.trade_machine import (
     FINAL_STATES,
     TRANSITIONS,

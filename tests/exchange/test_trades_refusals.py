@@ -11,15 +11,13 @@ from exchange.errors import (
     CreditLimitExceeded,
     InvalidAmount,
     InvalidRequest,
-    LedgerError,
-    UnknownAccount,
-    WrongCurrency,
-)
-from exchange.trade_errors import (
     InvalidTransition,
+    LedgerError,
     NotAParty,
     TradeConflict,
+    UnknownAccount,
     UnknownTrade,
+    WrongCurrency,
     WrongParty,
 )
 from exchange.trade_terms import OutsidePayment, Party, PaymentOption
