@@ -347,7 +347,10 @@ class LoadResult:
     def describe(self) -> str:
         """Count, time and who used the CPU meanwhile ("rest": everything else on the
         machine, other processes and the kernel's loopback work)."""
-        others = self.machine_cpu_seconds - self.server_cpu_seconds - self.client_cpu_seconds
+        # Clamped: /proc/stat and the processes' own counters tick apart by a little.
+        others = max(
+            0.0, self.machine_cpu_seconds - self.server_cpu_seconds - self.client_cpu_seconds
+        )
         return (
             f"{self.count:,} in {self.elapsed_seconds:.2f} s, {self.rate:,.0f}/s, "
             f"p99 {self.percentile_ms(0.99):.1f} ms, server CPU "
