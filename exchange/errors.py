@@ -21,6 +21,16 @@ Nothing here carries secrets, so messages are safe to show to the member who ask
     ├── IdempotencyConflict             idempotency_conflict: id reused with other parameters
     ├── TransferNotPending              transfer_not_pending: already posted, voided, expired
     ├── TransferExpired                 transfer_expired: the hold's expiry has passed
+    ├── ClearingError                   (abstract) peering, posted rates, clearing legs
+    │   ├── UnknownPeer                 unknown_peer: no link with that community
+    │   ├── LinkNotActive               link_not_active: pending, suspended, frozen, ended
+    │   ├── NoRate                      no_rate: no quote posted for that currency now
+    │   ├── RateExpired                 rate_expired: the cited quote's validity has ended
+    │   ├── AmountOverQuote             amount_over_quote: above the quote's maximum
+    │   ├── UnknownLeg                  unknown_leg
+    │   ├── LegConflict                 leg_conflict: a transfer id reused with other data
+    │   ├── LegNotPrepared              leg_not_prepared: committed, aborted or expired
+    │   └── WrongFulfilment             wrong_fulfilment: not the preimage of the condition
     └── TradeError                      (abstract) trade steps and reviews
         ├── UnknownTrade                unknown_trade
         ├── TradeConflict               trade_conflict: a trade id or step id reused with
@@ -158,6 +168,80 @@ class TransferExpired(LedgerError):
 
     def __init__(self, transfer_id: str) -> None:
         super().__init__(f"pending transfer {transfer_id!r} has expired")
+        self.transfer_id = transfer_id
+
+
+class ClearingError(LedgerError):
+    """Base of the failures of peering, rates and clearing legs."""
+
+
+class UnknownPeer(ClearingError):
+    code = "unknown_peer"
+
+    def __init__(self, domain: str) -> None:
+        super().__init__(f"{domain!r} is not a peer of this community")
+        self.domain = domain
+
+
+class LinkNotActive(ClearingError):
+    code = "link_not_active"
+
+    def __init__(self, domain: str, status: str) -> None:
+        super().__init__(f"the link with {domain!r} is {status}")
+        self.domain = domain
+        self.status = status
+
+
+class NoRate(ClearingError):
+    code = "no_rate"
+
+
+class RateExpired(ClearingError):
+    code = "rate_expired"
+
+    def __init__(self, rate_id: str) -> None:
+        super().__init__(f"quote {rate_id!r} is no longer valid")
+        self.rate_id = rate_id
+
+
+class AmountOverQuote(ClearingError):
+    code = "amount_over_quote"
+
+    def __init__(self, rate_id: str) -> None:
+        super().__init__(f"the amount is over the maximum of quote {rate_id!r}")
+        self.rate_id = rate_id
+
+
+class UnknownLeg(ClearingError):
+    code = "unknown_leg"
+
+    def __init__(self, transfer_id: str) -> None:
+        super().__init__(f"no clearing leg for transfer {transfer_id!r}")
+        self.transfer_id = transfer_id
+
+
+class LegConflict(ClearingError):
+    code = "leg_conflict"
+
+    def __init__(self, transfer_id: str) -> None:
+        super().__init__(f"transfer {transfer_id!r} was already prepared with other data")
+        self.transfer_id = transfer_id
+
+
+class LegNotPrepared(ClearingError):
+    code = "leg_not_prepared"
+
+    def __init__(self, transfer_id: str, state: str) -> None:
+        super().__init__(f"the leg of transfer {transfer_id!r} is {state}")
+        self.transfer_id = transfer_id
+        self.state = state
+
+
+class WrongFulfilment(ClearingError):
+    code = "wrong_fulfilment"
+
+    def __init__(self, transfer_id: str) -> None:
+        super().__init__(f"that is not the fulfilment of transfer {transfer_id!r}")
         self.transfer_id = transfer_id
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+from exchange import clearing_tables as _clearing_tables  # noqa: F401  (registers its tables)
 from exchange import tables as ledger_tables
 from exchange import trade_tables as _trade_tables  # noqa: F401  (registers its tables)
 from fediverse_share import tables

@@ -1,0 +1,447 @@
+"""Clearing legs: this community's part of a transfer between communities (DESIGN §5).
+
+A cross-community transfer follows a path of communities, payer's first, payee's last.
+Each community books one *leg* in its own ledger, in its own units:
+
+* the payer's community: member -> ``peer:<next>`` (what the member pays);
+* a community in between: ``peer:<previous>`` -> ``peer:<next>``;
+* the payee's community: ``peer:<previous>`` -> member.
+
+A community with an upstream converts what arrives (in the upstream's units) at its own
+posted rate (`exchange.rates.convert_in`): ``gross`` is debited from
+``peer:<previous>``, of which ``fee`` goes to ``fees`` and ``out`` goes on. Every
+ledger stays zero-sum and no money is created: each community only books its own
+units, and the two sides of a link record the same pair of amounts.
+
+A leg is `prepare`d as pending transfers (holds) with an expiry, then `commit`ted with
+the preimage of the transfer's SHA-256 condition (posting the holds), or `abort`ed
+(voiding them), or left to expire. Every function is idempotent by transfer id: the
+same request again returns the stored leg, another request with the same id raises
+`LegConflict`. A leg that learns of a downstream commit after its own holds expired
+becomes ``in_doubt``: reconciliation brings it to an operator; it is never guessed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import Connection, or_, select, update
+
+from exchange import clearing_tables as ct
+from exchange import peers, rates
+from exchange.accounts import FEES, ROUNDING, peer_account_id
+from exchange.booking import TransferKind
+from exchange.errors import (
+    InvalidAmount,
+    InvalidRequest,
+    LegConflict,
+    LegNotPrepared,
+    LimitExceeded,
+    UnknownLeg,
+    WrongFulfilment,
+)
+from exchange.money import check_amount
+from exchange.pending import PendingStatus, get_pending_state, post_pending, void_pending
+from exchange.settings import get_currency
+from exchange.transfers import TransferRequest, check_memo, create_pending, create_transfer
+
+CONDITION_HEX = 64
+
+
+class LegRole(StrEnum):
+    PAYER = "payer"
+    HOP = "hop"
+    PAYEE = "payee"
+
+
+class LegState(StrEnum):
+    PREPARED = "prepared"
+    COMMITTED = "committed"
+    ABORTED = "aborted"
+    EXPIRED = "expired"
+    IN_DOUBT = "in_doubt"
+
+
+@dataclass(frozen=True, slots=True)
+class LegRequest:
+    """What a community is asked to hold for a transfer.
+
+    ``upstream``/``downstream`` are the neighbouring communities' domains (``None`` at
+    the ends). The payer's community gives ``payer_account_id`` and ``amount_minor`` (in
+    its units); the others give ``amount_minor`` as the upstream booked it (in the
+    upstream's units) and may cite ``rate_id``. ``payee_account_id`` is set at the end;
+    ``deliver_minor`` is what the payee must receive (in the payee's units).
+    """
+
+    transfer_id: str
+    condition: str
+    expires_at_us: int
+    destination: str
+    deliver_minor: int
+    amount_minor: int
+    memo: str = ""
+    upstream: str | None = None
+    downstream: str | None = None
+    payer_account_id: str | None = None
+    payee_account_id: str | None = None
+    rate_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    transfer_id: str
+    ref: str
+    role: LegRole
+    state: LegState
+    upstream_domain: str | None
+    downstream_domain: str | None
+    debit_account_id: str
+    credit_account_id: str
+    amount_in_minor: int | None
+    gross_minor: int
+    fee_minor: int
+    out_minor: int
+    downstream_gross_minor: int | None
+    rate_id: str | None
+    residue: Fraction
+    condition: str
+    fulfilment: str | None
+    destination: str
+    deliver_minor: int
+    expires_at_us: int
+    memo: str
+    error_code: str | None
+    created_at_us: int
+    updated_at_us: int
+
+    @property
+    def main_id(self) -> str:
+        return f"{self.ref}:main"
+
+    @property
+    def fee_id(self) -> str:
+        return f"{self.ref}:fee"
+
+
+def leg_ref(transfer_id: str) -> str:
+    """``clr:`` and 40 hex digits of SHA-256(transfer id): ids of the leg's transfers."""
+    return "clr:" + hashlib.sha256(transfer_id.encode()).hexdigest()[:40]
+
+
+def condition_of(fulfilment_hex: str) -> str:
+    """The SHA-256 condition a 32-byte fulfilment (hex) satisfies."""
+    try:
+        raw = bytes.fromhex(fulfilment_hex)
+    except (TypeError, ValueError):
+        raise InvalidRequest("a fulfilment is 64 hex digits") from None
+    if len(raw) != 32:
+        raise InvalidRequest("a fulfilment is 64 hex digits")
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _check_condition(condition: str) -> str:
+    if not isinstance(condition, str) or len(condition) != CONDITION_HEX:
+        raise InvalidRequest("a condition is 64 hex digits")
+    try:
+        bytes.fromhex(condition)
+    except ValueError:
+        raise InvalidRequest("a condition is 64 hex digits") from None
+    return condition.lower()
+
+
+def leg_from_row(row: Any) -> Leg:
+    return Leg(
+        transfer_id=row.transfer_id,
+        ref=row.ref,
+        role=LegRole(row.role),
+        state=LegState(row.state),
+        upstream_domain=row.upstream_domain,
+        downstream_domain=row.downstream_domain,
+        debit_account_id=row.debit_account_id,
+        credit_account_id=row.credit_account_id,
+        amount_in_minor=row.amount_in_minor,
+        gross_minor=row.gross_minor,
+        fee_minor=row.fee_minor,
+        out_minor=row.out_minor,
+        downstream_gross_minor=row.downstream_gross_minor,
+        rate_id=row.rate_id,
+        residue=Fraction(int(row.residue_num), int(row.residue_den)),
+        condition=row.condition,
+        fulfilment=row.fulfilment,
+        destination=row.destination,
+        deliver_minor=row.deliver_minor,
+        expires_at_us=row.expires_at_us,
+        memo=row.memo,
+        error_code=row.error_code,
+        created_at_us=row.created_at_us,
+        updated_at_us=row.updated_at_us,
+    )
+
+
+def find_leg(conn: Connection, transfer_id: str, *, lock: bool = False) -> Leg | None:
+    query = select(ct.legs).where(ct.legs.c.transfer_id == transfer_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    return None if row is None else leg_from_row(row)
+
+
+def get_leg(conn: Connection, transfer_id: str, *, lock: bool = False) -> Leg:
+    """The leg of ``transfer_id``; raises `UnknownLeg`."""
+    leg = find_leg(conn, transfer_id, lock=lock)
+    if leg is None:
+        raise UnknownLeg(transfer_id)
+    return leg
+
+
+def _role(request: LegRequest) -> LegRole:
+    if request.upstream is None:
+        return LegRole.PAYER
+    return LegRole.PAYEE if request.downstream is None else LegRole.HOP
+
+
+def _accounts(request: LegRequest, role: LegRole) -> tuple[str, str]:
+    if role is LegRole.PAYER:
+        if request.payer_account_id is None or request.downstream is None:
+            raise InvalidRequest("the payer's leg needs the payer and the next community")
+        return request.payer_account_id, peer_account_id(request.downstream)
+    assert request.upstream is not None
+    if role is LegRole.PAYEE:
+        if request.payee_account_id is None:
+            raise InvalidRequest("the payee's leg needs the payee")
+        return peer_account_id(request.upstream), request.payee_account_id
+    assert request.downstream is not None
+    return peer_account_id(request.upstream), peer_account_id(request.downstream)
+
+
+def _convert(
+    conn: Connection, request: LegRequest, role: LegRole, now_us: int
+) -> tuple[rates.Conversion, str | None]:
+    """The leg's amounts here: as paid by the payer, or converted from the upstream."""
+    if role is LegRole.PAYER:
+        amount = check_amount(request.amount_minor)
+        return rates.Conversion(amount, amount, 0, Fraction(0)), None
+    assert request.upstream is not None
+    link = peers.get_link(conn, request.upstream)
+    rate = rates.rate_for(conn, link.currency_code, request.rate_id, now_us)
+    scale = get_currency(conn).scale
+    conversion = rates.convert_in(request.amount_minor, rate, scale, link.currency_scale)
+    rates.check_within(rate, conversion.gross_minor)
+    if conversion.out_minor <= 0:
+        raise InvalidAmount("the amount is too small to carry anything across this link")
+    return conversion, rate.id
+
+
+def _same_request(leg: Leg, request: LegRequest) -> bool:
+    amount_in = None if leg.role is LegRole.PAYER else leg.amount_in_minor
+    return (
+        leg.condition == request.condition.lower()
+        and leg.upstream_domain == request.upstream
+        and leg.downstream_domain == request.downstream
+        and leg.destination == request.destination
+        and leg.deliver_minor == request.deliver_minor
+        and (leg.gross_minor if leg.role is LegRole.PAYER else amount_in) == request.amount_minor
+    )
+
+
+def prepare(conn: Connection, request: LegRequest, now_us: int) -> Leg:
+    """Hold this community's leg of a transfer until ``request.expires_at_us``.
+
+    Raises `UnknownPeer`, `LinkNotActive` (new transfers only: a replay of a prepared
+    leg is answered), `NoRate`, `RateExpired`, `AmountOverQuote`, `InvalidAmount`
+    (including a payee's leg that would deliver less than asked), the ledger's limit and
+    account errors, `LegConflict`.
+    """
+    existing = find_leg(conn, request.transfer_id)
+    if existing is not None:
+        if not _same_request(existing, request):
+            raise LegConflict(request.transfer_id)
+        return existing
+    _check_condition(request.condition)
+    check_memo(request.memo)
+    check_amount(request.deliver_minor)
+    role = _role(request)
+    for domain in (request.upstream, request.downstream):
+        if domain is not None:
+            peers.active_link(conn, domain)
+    debit, credit = _accounts(request, role)
+    conversion, rate_id = _convert(conn, request, role, now_us)
+    if role is LegRole.PAYEE and conversion.out_minor < request.deliver_minor:
+        raise InvalidAmount("the amount sent does not deliver what the payee is owed")
+    ref = leg_ref(request.transfer_id)
+    _hold(conn, ref, debit, credit, conversion.out_minor, request, now_us, "main")
+    if conversion.fee_minor:
+        _hold(conn, ref, debit, FEES, conversion.fee_minor, request, now_us, "fee")
+    conn.execute(
+        ct.legs.insert().values(
+            transfer_id=request.transfer_id,
+            ref=ref,
+            role=role.value,
+            state=LegState.PREPARED.value,
+            upstream_domain=request.upstream,
+            downstream_domain=request.downstream,
+            debit_account_id=debit,
+            credit_account_id=credit,
+            amount_in_minor=None if role is LegRole.PAYER else request.amount_minor,
+            gross_minor=conversion.gross_minor,
+            fee_minor=conversion.fee_minor,
+            out_minor=conversion.out_minor,
+            rate_id=rate_id,
+            residue_num=str(conversion.residue.numerator),
+            residue_den=str(conversion.residue.denominator),
+            condition=request.condition.lower(),
+            destination=request.destination,
+            deliver_minor=request.deliver_minor,
+            expires_at_us=request.expires_at_us,
+            memo=request.memo,
+            created_at_us=now_us,
+            updated_at_us=now_us,
+        )
+    )
+    return get_leg(conn, request.transfer_id)
+
+
+def _hold(
+    conn: Connection,
+    ref: str,
+    debit: str,
+    credit: str,
+    amount_minor: int,
+    request: LegRequest,
+    now_us: int,
+    part: str,
+) -> None:
+    transfer = TransferRequest(
+        transfer_id=f"{ref}:{part}",
+        debit_account_id=debit,
+        credit_account_id=credit,
+        amount_minor=amount_minor,
+        currency_code=get_currency(conn).code,
+        kind=TransferKind.CLEARING if part == "main" else TransferKind.FEE,
+        memo=request.memo,
+        reference=ref,
+    )
+    create_pending(conn, transfer, request.expires_at_us, now_us)
+
+
+def _set_state(conn: Connection, leg: Leg, state: LegState, now_us: int, **values: Any) -> Leg:
+    conn.execute(
+        update(ct.legs)
+        .where(ct.legs.c.transfer_id == leg.transfer_id)
+        .values(state=state.value, updated_at_us=now_us, **values)
+    )
+    return get_leg(conn, leg.transfer_id)
+
+
+def _holds_open(conn: Connection, leg: Leg, now_us: int) -> bool:
+    state = get_pending_state(conn, leg.main_id, now_us)
+    return state.status is PendingStatus.PENDING
+
+
+def commit(
+    conn: Connection,
+    transfer_id: str,
+    fulfilment: str,
+    now_us: int,
+    *,
+    downstream_gross_minor: int | None = None,
+) -> Leg:
+    """Post a prepared leg whose condition ``fulfilment`` satisfies.
+
+    If the holds have expired meanwhile, the leg becomes ``in_doubt`` (with the
+    fulfilment kept) instead: money moved downstream that did not move here. Raises
+    `UnknownLeg`, `WrongFulfilment`, `LegNotPrepared` (aborted or expired).
+    """
+    leg = get_leg(conn, transfer_id, lock=True)
+    if condition_of(fulfilment) != leg.condition:
+        raise WrongFulfilment(transfer_id)
+    if leg.state in (LegState.COMMITTED, LegState.IN_DOUBT):
+        return leg
+    values: dict[str, Any] = {"fulfilment": fulfilment.lower()}
+    if downstream_gross_minor is not None:
+        values["downstream_gross_minor"] = downstream_gross_minor
+    if leg.state is LegState.EXPIRED or not _holds_open(conn, leg, now_us):
+        return _set_state(conn, leg, LegState.IN_DOUBT, now_us, **values)
+    if leg.state is not LegState.PREPARED:
+        raise LegNotPrepared(transfer_id, leg.state.value)
+    post_pending(conn, f"{leg.ref}:post", leg.main_id, now_us)
+    if leg.fee_minor:
+        post_pending(conn, f"{leg.ref}:fee-post", leg.fee_id, now_us)
+    if leg.upstream_domain is not None:
+        _book_residue(conn, leg, now_us)
+    return _set_state(conn, leg, LegState.COMMITTED, now_us, **values)
+
+
+def _book_residue(conn: Connection, leg: Leg, now_us: int) -> None:
+    """Add the leg's residue to its link's; book whole minor units to ``rounding``."""
+    assert leg.upstream_domain is not None
+    link = peers.get_link(conn, leg.upstream_domain, lock=True)
+    residue = link.residue + leg.residue
+    whole = int(residue)  # toward zero
+    if whole:
+        peer = peer_account_id(leg.upstream_domain)
+        debit, credit = (peer, ROUNDING) if whole > 0 else (ROUNDING, peer)
+        request = TransferRequest(
+            transfer_id=f"{leg.ref}:rounding",
+            debit_account_id=debit,
+            credit_account_id=credit,
+            amount_minor=abs(whole),
+            currency_code=get_currency(conn).code,
+            kind=TransferKind.ROUNDING,
+            memo="rounding residue of conversions",
+            reference=leg.ref,
+        )
+        try:
+            create_transfer(conn, request, now_us)
+            residue -= whole
+        except LimitExceeded:
+            pass  # the peer's limit is full: keep the residue for a later leg
+    peers.set_residue(conn, leg.upstream_domain, residue)
+
+
+def abort(conn: Connection, transfer_id: str, code: str, now_us: int) -> Leg:
+    """Release a prepared leg (a downstream refused, or the payer gave up).
+
+    An aborted or expired leg is returned as it is; raises `UnknownLeg`,
+    `LegNotPrepared` (committed or in doubt: too late).
+    """
+    leg = get_leg(conn, transfer_id, lock=True)
+    if leg.state in (LegState.ABORTED, LegState.EXPIRED):
+        return leg
+    if leg.state is not LegState.PREPARED:
+        raise LegNotPrepared(transfer_id, leg.state.value)
+    if _holds_open(conn, leg, now_us):
+        void_pending(conn, f"{leg.ref}:void", leg.main_id, now_us)
+        if leg.fee_minor:
+            void_pending(conn, f"{leg.ref}:fee-void", leg.fee_id, now_us)
+        return _set_state(conn, leg, LegState.ABORTED, now_us, error_code=code[:40])
+    return _set_state(conn, leg, LegState.EXPIRED, now_us, error_code=code[:40])
+
+
+def mark_expired(conn: Connection, transfer_id: str, now_us: int) -> Leg:
+    """A prepared leg past its expiry whose downstream did not commit: expired. Its
+    holds are released by the ledger's expiry (`exchange.pending.expire_pending`)."""
+    leg = get_leg(conn, transfer_id, lock=True)
+    if leg.state is not LegState.PREPARED or now_us < leg.expires_at_us:
+        return leg
+    return _set_state(conn, leg, LegState.EXPIRED, now_us, error_code="expired")
+
+
+def list_legs(
+    conn: Connection,
+    *,
+    states: tuple[LegState, ...] = (),
+    domain: str | None = None,
+    limit: int = 1000,
+) -> list[Leg]:
+    """Legs in ``states`` (all if empty) on links with ``domain`` (all if ``None``)."""
+    query = select(ct.legs).order_by(ct.legs.c.created_at_us, ct.legs.c.transfer_id)
+    if states:
+        query = query.where(ct.legs.c.state.in_([s.value for s in states]))
+    if domain is not None:
+        query = query.where(
+            or_(ct.legs.c.upstream_domain == domain, ct.legs.c.downstream_domain == domain)
+        )
+    return [leg_from_row(row) for row in conn.execute(query.limit(limit))]

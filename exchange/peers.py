@@ -1,0 +1,224 @@
+"""Peering: the links between this community and others, and their status.
+
+A link needs both sides' consent. This community's operator consents with
+`consent_locally` (which opens or re-limits the clearing account ``peer:<domain>``
+with the limits the operator chooses); the peer's consent arrives as a signed message
+and is recorded with `consent_remotely`. With both, the link is ``active``.
+
+Statuses: ``pending`` (one consent missing), ``active``, ``suspended`` (by this
+operator: refuses new transfers, completes those already prepared), ``frozen`` (a
+reconciliation statement did not match: refuses new transfers until an operator
+resumes it), ``ended`` (by either side; the account stays for the history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from exchange import accounts
+from exchange import clearing_tables as ct
+from exchange.accounts import Limits, peer_account_id
+from exchange.errors import InvalidRequest, LinkNotActive, UnknownPeer
+from exchange.money import Currency
+
+
+class LinkStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    FROZEN = "frozen"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRef:
+    """Who a peer is on the wire: its domain, instance actor, inbox and currency."""
+
+    domain: str
+    actor_uri: str
+    inbox_url: str
+    currency: Currency
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    domain: str
+    actor_uri: str
+    inbox_url: str
+    currency_code: str
+    currency_scale: int
+    status: LinkStatus
+    local_consent: bool
+    remote_consent: bool
+    residue: Fraction
+    statement_seq: int
+    statement_hash: str
+    note: str
+    created_at_us: int
+    updated_at_us: int
+
+    @property
+    def account_id(self) -> str:
+        return peer_account_id(self.domain)
+
+    @property
+    def carries_new_transfers(self) -> bool:
+        return self.status is LinkStatus.ACTIVE
+
+
+def link_from_row(row: Any) -> Link:
+    return Link(
+        domain=row.domain,
+        actor_uri=row.actor_uri,
+        inbox_url=row.inbox_url,
+        currency_code=row.currency_code,
+        currency_scale=row.currency_scale,
+        status=LinkStatus(row.status),
+        local_consent=row.local_consent,
+        remote_consent=row.remote_consent,
+        residue=Fraction(int(row.residue_num), int(row.residue_den)),
+        statement_seq=row.statement_seq,
+        statement_hash=row.statement_hash,
+        note=row.note,
+        created_at_us=row.created_at_us,
+        updated_at_us=row.updated_at_us,
+    )
+
+
+def find_link(conn: Connection, domain: str, *, lock: bool = False) -> Link | None:
+    query = select(ct.links).where(ct.links.c.domain == domain)
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    return None if row is None else link_from_row(row)
+
+
+def get_link(conn: Connection, domain: str, *, lock: bool = False) -> Link:
+    """The link with ``domain``; raises `UnknownPeer`."""
+    link = find_link(conn, domain, lock=lock)
+    if link is None:
+        raise UnknownPeer(domain)
+    return link
+
+
+def active_link(conn: Connection, domain: str) -> Link:
+    """The link with ``domain`` if it carries new transfers; raises `UnknownPeer`,
+    `LinkNotActive`."""
+    link = get_link(conn, domain)
+    if not link.carries_new_transfers:
+        raise LinkNotActive(domain, link.status.value)
+    return link
+
+
+def list_links(conn: Connection) -> list[Link]:
+    rows = conn.execute(select(ct.links).order_by(ct.links.c.domain))
+    return [link_from_row(row) for row in rows]
+
+
+def _insert(conn: Connection, peer: PeerRef, now_us: int) -> None:
+    conn.execute(
+        ct.links.insert().values(
+            domain=peer.domain,
+            actor_uri=peer.actor_uri,
+            inbox_url=peer.inbox_url,
+            currency_code=peer.currency.code,
+            currency_scale=peer.currency.scale,
+            status=LinkStatus.PENDING.value,
+            local_consent=False,
+            remote_consent=False,
+            residue_num="0",
+            residue_den="1",
+            statement_seq=0,
+            statement_hash="",
+            note="",
+            created_at_us=now_us,
+            updated_at_us=now_us,
+        )
+    )
+
+
+def _consent(conn: Connection, peer: PeerRef, side: str, now_us: int) -> Link:
+    link = find_link(conn, peer.domain, lock=True)
+    if link is None:
+        _insert(conn, peer, now_us)
+        link = get_link(conn, peer.domain, lock=True)
+    elif (link.currency_code, link.currency_scale) != (peer.currency.code, peer.currency.scale):
+        raise InvalidRequest(f"{peer.domain} keeps {link.currency_code}; a currency never changes")
+    values: dict[str, Any] = {
+        side: True,
+        "actor_uri": peer.actor_uri,
+        "inbox_url": peer.inbox_url,
+        "updated_at_us": now_us,
+    }
+    both = (link.local_consent or side == "local_consent") and (
+        link.remote_consent or side == "remote_consent"
+    )
+    if link.status in (LinkStatus.PENDING, LinkStatus.ENDED):
+        values["status"] = (LinkStatus.ACTIVE if both else LinkStatus.PENDING).value
+    conn.execute(update(ct.links).where(ct.links.c.domain == peer.domain).values(**values))
+    return get_link(conn, peer.domain)
+
+
+def consent_locally(conn: Connection, peer: PeerRef, limits: Limits, now_us: int) -> Link:
+    """This operator peers with ``peer`` (again) with ``limits`` on ``peer:<domain>``."""
+    account_id = peer_account_id(peer.domain)
+    if accounts.find_account(conn, account_id) is None:
+        accounts.open_peer_account(conn, peer.domain, now_us, limits)
+    else:
+        accounts.set_limits(conn, account_id, limits, now_us)
+    return _consent(conn, peer, "local_consent", now_us)
+
+
+def consent_remotely(conn: Connection, peer: PeerRef, now_us: int) -> Link:
+    """The peer asked for, or accepted, the link."""
+    return _consent(conn, peer, "remote_consent", now_us)
+
+
+def withdraw_remote_consent(conn: Connection, domain: str, now_us: int) -> Link:
+    """The peer ended the link: it carries no new transfers from now on."""
+    get_link(conn, domain, lock=True)
+    conn.execute(
+        update(ct.links)
+        .where(ct.links.c.domain == domain)
+        .values(remote_consent=False, status=LinkStatus.ENDED.value, updated_at_us=now_us)
+    )
+    return get_link(conn, domain)
+
+
+#: For each status an operator (or reconciliation) may set, the statuses it may follow.
+_ALLOWED_FROM = {
+    LinkStatus.SUSPENDED: {LinkStatus.ACTIVE, LinkStatus.PENDING, LinkStatus.FROZEN},
+    LinkStatus.ACTIVE: {LinkStatus.SUSPENDED, LinkStatus.FROZEN},
+    LinkStatus.FROZEN: {LinkStatus.ACTIVE, LinkStatus.SUSPENDED},
+    LinkStatus.ENDED: set(LinkStatus) - {LinkStatus.ENDED},
+}
+
+
+def set_status(
+    conn: Connection, domain: str, status: LinkStatus, now_us: int, *, note: str = ""
+) -> Link:
+    """Suspend, resume (``active``), freeze or end a link; raises `UnknownPeer`,
+    `InvalidRequest` (not from its present status)."""
+    link = get_link(conn, domain, lock=True)
+    if status is link.status:
+        return link
+    if link.status not in _ALLOWED_FROM.get(status, set()):
+        raise InvalidRequest(f"a {link.status.value} link cannot become {status.value}")
+    if status is LinkStatus.ACTIVE and not (link.local_consent and link.remote_consent):
+        status = LinkStatus.PENDING
+    values: dict[str, Any] = {"status": status.value, "updated_at_us": now_us, "note": note[:500]}
+    if status is LinkStatus.ENDED:
+        values["local_consent"] = False
+    conn.execute(update(ct.links).where(ct.links.c.domain == domain).values(**values))
+    return get_link(conn, domain)
+
+
+def set_residue(conn: Connection, domain: str, residue: Fraction) -> None:
+    conn.execute(
+        update(ct.links)
+        .where(ct.links.c.domain == domain)
+        .values(residue_num=str(residue.numerator), residue_den=str(residue.denominator))
+    )
