@@ -24,6 +24,8 @@ becomes ``in_doubt``: reconciliation brings it to an operator; it is never guess
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
@@ -74,7 +76,8 @@ class LegRequest:
     the ends). The payer's community gives ``payer_account_id`` and ``amount_minor`` (in
     its units); the others give ``amount_minor`` as the upstream booked it (in the
     upstream's units) and may cite ``rate_id``. ``payee_account_id`` is set at the end;
-    ``deliver_minor`` is what the payee must receive (in the payee's units).
+    ``deliver_minor`` is what the payee must receive (in the payee's units). ``path``
+    lists the communities' domains, payer's first; ``rate_ids`` the quote each cited.
     """
 
     transfer_id: str
@@ -83,6 +86,8 @@ class LegRequest:
     destination: str
     deliver_minor: int
     amount_minor: int
+    path: tuple[str, ...]
+    rate_ids: Mapping[str, str]
     memo: str = ""
     upstream: str | None = None
     downstream: str | None = None
@@ -112,6 +117,8 @@ class Leg:
     fulfilment: str | None
     destination: str
     deliver_minor: int
+    path: tuple[str, ...]
+    rate_ids: Mapping[str, str]
     expires_at_us: int
     memo: str
     error_code: str | None
@@ -174,6 +181,8 @@ def leg_from_row(row: Any) -> Leg:
         fulfilment=row.fulfilment,
         destination=row.destination,
         deliver_minor=row.deliver_minor,
+        path=tuple(json.loads(row.path)),
+        rate_ids=json.loads(row.rate_ids),
         expires_at_us=row.expires_at_us,
         memo=row.memo,
         error_code=row.error_code,
@@ -242,6 +251,7 @@ def _same_request(leg: Leg, request: LegRequest) -> bool:
         and leg.downstream_domain == request.downstream
         and leg.destination == request.destination
         and leg.deliver_minor == request.deliver_minor
+        and leg.path == tuple(request.path)
         and (leg.gross_minor if leg.role is LegRole.PAYER else amount_in) == request.amount_minor
     )
 
@@ -294,6 +304,8 @@ def prepare(conn: Connection, request: LegRequest, now_us: int) -> Leg:
             condition=request.condition.lower(),
             destination=request.destination,
             deliver_minor=request.deliver_minor,
+            path=json.dumps(list(request.path)),
+            rate_ids=json.dumps(dict(request.rate_ids), sort_keys=True),
             expires_at_us=request.expires_at_us,
             memo=request.memo,
             created_at_us=now_us,

@@ -123,6 +123,10 @@ legs = Table(
     Column("fulfilment", String(64)),
     Column("destination", String(URI), nullable=False),
     Column("deliver_minor", BigInteger, nullable=False),
+    # The whole path (JSON list of domains) and the rates its hops cite (JSON object), so
+    # that a leg can be sent on again after a restart exactly as it was first sent.
+    Column("path", String(URI), nullable=False),
+    Column("rate_ids", String(URI), nullable=False),
     Column("expires_at_us", BigInteger, nullable=False),
     Column("memo", String(500), nullable=False),
     Column("error_code", String(40)),

@@ -40,6 +40,8 @@ def upgrade() -> None:
         sa.Column("fulfilment", sa.String(length=64), nullable=True),
         sa.Column("destination", sa.String(length=2048), nullable=False),
         sa.Column("deliver_minor", sa.BigInteger(), nullable=False),
+        sa.Column("path", sa.String(length=2048), nullable=False),
+        sa.Column("rate_ids", sa.String(length=2048), nullable=False),
         sa.Column("expires_at_us", sa.BigInteger(), nullable=False),
         sa.Column("memo", sa.String(length=500), nullable=False),
         sa.Column("error_code", sa.String(length=40), nullable=True),
