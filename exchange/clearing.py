@@ -76,7 +76,8 @@ class LegRequest:
     the ends). The payer's community gives ``payer_account_id`` and ``amount_minor`` (in
     its units); the others give ``amount_minor`` as the upstream booked it (in the
     upstream's units) and may cite ``rate_id``. ``payee_account_id`` is set at the end;
-    ``deliver_minor`` is what the payee must receive (in the payee's units). ``path``
+    ``deliver`` is what the payee must receive as the payer's side wrote it (kept to
+    send on); the payee's community reads it into ``deliver_minor``. ``path``
     lists the communities' domains, payer's first; ``rate_ids`` the quote each cited.
     """
 
@@ -84,7 +85,7 @@ class LegRequest:
     condition: str
     expires_at_us: int
     destination: str
-    deliver_minor: int
+    deliver: str
     amount_minor: int
     path: tuple[str, ...]
     rate_ids: Mapping[str, str]
@@ -93,6 +94,7 @@ class LegRequest:
     downstream: str | None = None
     payer_account_id: str | None = None
     payee_account_id: str | None = None
+    deliver_minor: int | None = None
     rate_id: str | None = None
 
 
@@ -116,7 +118,8 @@ class Leg:
     condition: str
     fulfilment: str | None
     destination: str
-    deliver_minor: int
+    deliver: str
+    deliver_minor: int | None
     path: tuple[str, ...]
     rate_ids: Mapping[str, str]
     expires_at_us: int
@@ -180,6 +183,7 @@ def leg_from_row(row: Any) -> Leg:
         condition=row.condition,
         fulfilment=row.fulfilment,
         destination=row.destination,
+        deliver=row.deliver,
         deliver_minor=row.deliver_minor,
         path=tuple(json.loads(row.path)),
         rate_ids=json.loads(row.rate_ids),
@@ -250,7 +254,7 @@ def _same_request(leg: Leg, request: LegRequest) -> bool:
         and leg.upstream_domain == request.upstream
         and leg.downstream_domain == request.downstream
         and leg.destination == request.destination
-        and leg.deliver_minor == request.deliver_minor
+        and leg.deliver == request.deliver
         and leg.path == tuple(request.path)
         and (leg.gross_minor if leg.role is LegRole.PAYER else amount_in) == request.amount_minor
     )
@@ -271,14 +275,15 @@ def prepare(conn: Connection, request: LegRequest, now_us: int) -> Leg:
         return existing
     _check_condition(request.condition)
     check_memo(request.memo)
-    check_amount(request.deliver_minor)
     role = _role(request)
+    if role is LegRole.PAYEE and request.deliver_minor is None:
+        raise InvalidRequest("the payee's leg needs the amount the payee is owed")
     for domain in (request.upstream, request.downstream):
         if domain is not None:
             peers.active_link(conn, domain)
     debit, credit = _accounts(request, role)
     conversion, rate_id = _convert(conn, request, role, now_us)
-    if role is LegRole.PAYEE and conversion.out_minor < request.deliver_minor:
+    if role is LegRole.PAYEE and conversion.out_minor < check_amount(request.deliver_minor or 0):
         raise InvalidAmount("the amount sent does not deliver what the payee is owed")
     ref = leg_ref(request.transfer_id)
     _hold(conn, ref, debit, credit, conversion.out_minor, request, now_us, "main")
@@ -303,7 +308,8 @@ def prepare(conn: Connection, request: LegRequest, now_us: int) -> Leg:
             residue_den=str(conversion.residue.denominator),
             condition=request.condition.lower(),
             destination=request.destination,
-            deliver_minor=request.deliver_minor,
+            deliver=request.deliver,
+            deliver_minor=request.deliver_minor if role is LegRole.PAYEE else None,
             path=json.dumps(list(request.path)),
             rate_ids=json.dumps(dict(request.rate_ids), sort_keys=True),
             expires_at_us=request.expires_at_us,

@@ -122,7 +122,10 @@ legs = Table(
     Column("condition", String(64), nullable=False),
     Column("fulfilment", String(64)),
     Column("destination", String(URI), nullable=False),
-    Column("deliver_minor", BigInteger, nullable=False),
+    # What the payee is owed, as the payer's side wrote it (the wire form, kept to send on),
+    # and in the payee's minor units (on the payee's leg only).
+    Column("deliver", String(200), nullable=False),
+    Column("deliver_minor", BigInteger),
     # The whole path (JSON list of domains) and the rates its hops cite (JSON object), so
     # that a leg can be sent on again after a restart exactly as it was first sent.
     Column("path", String(URI), nullable=False),
