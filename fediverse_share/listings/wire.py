@@ -8,19 +8,41 @@ accept a bare ``Proposal`` too, and Mitra's ``vf:hasUnit``/``vf:hasNumericalValu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from html import escape
 from typing import Any
 
-from activitypub.errors import DocumentInvalid
+from activitypub.errors import OriginMismatch
 from activitypub.html import html_to_text, sanitise_html
-from activitypub.objects import id_of, types_of
-from fediverse_share.listings.model import Draft, Kind, Purpose
+from activitypub.objects import host_of, id_of, types_of
+from fediverse_share.listings.errors import ListingInvalid
+from fediverse_share.listings.model import (
+    CATEGORY_RE,
+    MAX_DESCRIPTION_CHARS,
+    MAX_TITLE_CHARS,
+    Draft,
+    Kind,
+    Purpose,
+)
 
 SERVICE_KINDS = frozenset({Kind.SERVICE})
 _LABEL = {Purpose.OFFER: "Offer", Purpose.REQUEST: "Need"}
 _HASHTAG = {Purpose.OFFER: "offer", Purpose.REQUEST: "need"}
+_DECIMAL = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,18})?")
+OM2_IRI = "http://www.ontology-of-units-of-measure.org/resource/om-2/"
+#: OM-2 unit names we accept in ``hasUnit``: FEP-0837 recommends ``one`` for countable
+#: things, Mitra uses ``second`` for subscriptions; time, mass, volume, length and area
+#: cover what people share. A unit outside these is refused, not stored unreadable.
+UNITS = frozenset(
+    {
+        *("one", "second", "second-Time", "minute", "minute-Time", "hour", "day", "week"),
+        *("month", "year", "gram", "kilogram", "tonne", "litre", "millilitre", "cubicMetre"),
+        *("metre", "kilometre", "squareMetre"),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,54 +139,104 @@ def _intent(obj: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
     return intent if isinstance(intent, Mapping) else None
 
 
+def _decimal(value: Any, what: str) -> Decimal:
+    """A ``hasNumericalValue`` as a `Decimal`; a plain decimal string (or number) only."""
+    text = str(value).strip() if isinstance(value, str | int | float) else ""
+    if isinstance(value, bool) or not _DECIMAL.fullmatch(text):
+        raise ListingInvalid(f"{what} must be a decimal number, not {repr(value)[:40]}")
+    return Decimal(text)
+
+
+def _unit(value: Any) -> str:
+    """An OM-2 unit name from ``hasUnit`` (``one`` when absent); unknown units are refused."""
+    if value is None:
+        return "one"
+    unit = str(value).removeprefix(OM2_IRI).removeprefix("om2:")
+    if unit not in UNITS:
+        raise ListingInvalid(f"unknown unit {repr(value)[:40]}: use an OM-2 unit such as 'one'")
+    return unit
+
+
 def _price(obj: Mapping[str, Any]) -> Price | None:
     intent = _intent(obj, "reciprocal")
     if intent is None:
         return None
     amount = _value(intent, "hasNumericalValue")
     currency_uri = id_of(intent.get("resourceConformsTo"))
-    if not isinstance(amount, str | int | float) or currency_uri is None:
-        raise DocumentInvalid("a reciprocal intent needs a quantity and what it conforms to")
-    return Price(str(amount), currency_uri.rstrip("/").rsplit("/", 1)[-1].upper(), currency_uri)
+    if amount is None or currency_uri is None:
+        raise ListingInvalid("a reciprocal intent needs a quantity and what it conforms to")
+    _unit(_value(intent, "hasUnit"))
+    if _decimal(amount, "a price") < 0:
+        raise ListingInvalid(f"a price cannot be negative ({str(amount)[:40]})")
+    text = str(amount).strip()
+    return Price(text, currency_uri.rstrip("/").rsplit("/", 1)[-1].upper(), currency_uri)
+
+
+def _primary_quantity(obj: Mapping[str, Any]) -> tuple[str, str]:
+    """The primary intent's (quantity, unit); the quantity is above zero."""
+    publishes = _intent(obj, "publishes")
+    if publishes is None:
+        raise ListingInvalid("a proposal publishes an intent")
+    unit = _unit(_value(publishes, "hasUnit"))
+    value = _value(publishes, "hasNumericalValue")
+    if value is None:
+        return "1", unit
+    if _decimal(value, "a quantity") <= 0:
+        raise ListingInvalid(f"a quantity must be above zero, not {str(value)[:40]}")
+    return str(value).strip(), unit
 
 
 def is_proposal(obj: Mapping[str, Any]) -> bool:
     return bool({"Proposal", "vf:Proposal"} & set(types_of(obj)))
 
 
-def parse_proposal(obj: Mapping[str, Any]) -> RemoteListing:
-    """A remote Proposal, typed; raises `DocumentInvalid` for anything we cannot use."""
+def _author(obj: Mapping[str, Any]) -> tuple[str, str]:
+    """(id, attributedTo): both present, on the same host."""
     uri, author = id_of(obj.get("id")), id_of(obj.get("attributedTo"))
     if uri is None or author is None:
-        raise DocumentInvalid("a proposal needs an id and attributedTo")
+        raise ListingInvalid("a proposal needs an id and attributedTo")
+    if host_of(uri) is None or host_of(uri) != host_of(author):
+        raise OriginMismatch(uri, author)
+    return uri, author
+
+
+def _purpose_and_kind(obj: Mapping[str, Any]) -> tuple[Purpose, Kind]:
     purpose_text = obj.get("purpose", obj.get("vf:purpose"))
+    default_kind = "give" if _intent(obj, "reciprocal") is None else "sell"
     try:
-        purpose = Purpose(purpose_text)
-        kind = Kind(
-            obj.get("sharingKind", "give" if _intent(obj, "reciprocal") is None else "sell")
-        )
+        return Purpose(purpose_text), Kind(obj.get("sharingKind", default_kind))
     except ValueError:
-        raise DocumentInvalid(f"unknown purpose or kind: {purpose_text!r}") from None
-    publishes = _intent(obj, "publishes")
-    if publishes is None:
-        raise DocumentInvalid("a proposal publishes an intent")
-    quantity = _value(publishes, "hasNumericalValue")
-    unit = _value(publishes, "hasUnit")
-    name = _string(obj.get("name"))
-    content = _string(obj.get("content"))
-    category = obj.get("category")
+        raise ListingInvalid(f"unknown purpose or kind: {repr(purpose_text)[:40]}") from None
+
+
+def parse_proposal(obj: Mapping[str, Any]) -> RemoteListing:
+    """A remote Proposal, typed; raises `ListingInvalid` for anything we cannot use, and
+    `OriginMismatch` when its id is on another host than its author.
+
+    Its HTML is sanitised before it becomes text, so a script never reaches a listing."""
+    uri, author = _author(obj)
+    purpose, kind = _purpose_and_kind(obj)
+    quantity, unit = _primary_quantity(obj)
+    price = _price(obj)
+    name = _string(obj.get("name"))  # plain text in ActivityStreams: kept, escaped on output
+    text = html_to_text(sanitise_html(_string(obj.get("content"))))
     draft = Draft(
         purpose=purpose,
         kind=kind,
-        title=(name or html_to_text(content)[:80]).strip()[:200] or "(untitled)",
-        description=html_to_text(sanitise_html(content))[:5000],
-        category=category if isinstance(category, str) and category else "general",
+        title=(name.strip() or text.partition("\n")[0][:80])[:MAX_TITLE_CHARS] or "(untitled)",
+        description=text[:MAX_DESCRIPTION_CHARS],
+        category=_category(obj.get("category")),
         price_minor=None,
-        quantity=str(quantity) if quantity is not None else "1",
-        unit=str(unit) if unit is not None else "one",
+        quantity=quantity,
+        unit=unit,
         location=_location(obj.get("location")),
     )
-    return RemoteListing(uri, author, id_of(obj.get("audience")), draft, _price(obj))
+    return RemoteListing(uri, author, id_of(obj.get("audience")), draft, price)
+
+
+def _category(value: Any) -> str:
+    category = value.strip().lower() if isinstance(value, str) else ""
+    return category if CATEGORY_RE.fullmatch(category) else "general"
 
 
 def _string(value: Any) -> str:

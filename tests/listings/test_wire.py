@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from activitypub.errors import DocumentInvalid
+from activitypub.errors import DocumentInvalid, OriginMismatch
+from fediverse_share.listings.errors import ListingInvalid
 from fediverse_share.listings.model import Draft, Kind, Purpose
 from fediverse_share.listings.wire import Price, is_proposal, parse_proposal, render_proposal_fields
 
@@ -95,3 +96,83 @@ def test_unusable_proposals_are_refused() -> None:
     ):
         with pytest.raises(DocumentInvalid):
             parse_proposal(broken)
+
+
+def _proposal(**changes: object) -> dict[str, object]:
+    """A valid remote Proposal (a bike for 30 in a currency), with ``changes`` applied."""
+    doc: dict[str, object] = {
+        "id": URI,
+        "type": "Proposal",
+        "attributedTo": "https://a.example/users/alice",
+        "name": "Used bike",
+        "purpose": "offer",
+        "publishes": _intent("transfer", "one", "1"),
+        "reciprocal": _intent("transfer", "one", "30"),
+    }
+    doc.update(changes)
+    return doc
+
+
+def _intent(action: str, unit: object, value: object) -> dict[str, object]:
+    return {
+        "type": "Intent",
+        "action": action,
+        "resourceConformsTo": "https://a.example/currencies/KRZ",
+        "resourceQuantity": {"hasUnit": unit, "hasNumericalValue": value},
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"reciprocal": _intent("transfer", "one", "-5")}, "a price cannot be negative"),
+        ({"reciprocal": _intent("transfer", "one", -5)}, "a price cannot be negative"),
+        ({"reciprocal": _intent("transfer", "one", "five")}, "a price must be a decimal"),
+        ({"reciprocal": _intent("transfer", "one", "1e9")}, "a price must be a decimal"),
+        ({"reciprocal": _intent("transfer", "euro", "5")}, "unknown unit 'euro'"),
+        ({"publishes": _intent("transfer", "one", "0")}, "a quantity must be above zero"),
+        ({"publishes": _intent("transfer", "one", "-2")}, "a quantity must be above zero"),
+        ({"publishes": _intent("transfer", "one", True)}, "a quantity must be a decimal"),
+        ({"publishes": _intent("transfer", "furlong", "1")}, "unknown unit 'furlong'"),
+    ],
+)
+def test_bad_prices_quantities_and_units_are_refused(changes, message) -> None:
+    """A negative price, a quantity not above zero or an unknown unit: ListingInvalid."""
+    with pytest.raises(ListingInvalid, match=message) as refused:
+        parse_proposal(_proposal(**changes))
+    assert refused.value.code == "listing_invalid"
+
+
+def test_good_prices_quantities_and_units_are_kept() -> None:
+    """A zero price, a fractional quantity and an OM-2 unit by IRI or prefix parse."""
+    om2 = "http://www.ontology-of-units-of-measure.org/resource/om-2/"
+    remote = parse_proposal(
+        _proposal(
+            publishes=_intent("transfer", f"{om2}kilogram", "2.5"),
+            reciprocal=_intent("transfer", "om2:one", "0"),
+        )
+    )
+    assert (remote.draft.quantity, remote.draft.unit) == ("2.5", "kilogram")
+    assert remote.price is not None and remote.price.text == "0"
+
+
+def test_an_id_on_another_host_than_its_author_is_refused() -> None:
+    """A Proposal whose id is not on its attributedTo actor's host: OriginMismatch."""
+    foreign = _proposal(id="https://elsewhere.example/listings/1")
+    with pytest.raises(OriginMismatch) as refused:
+        parse_proposal(foreign)
+    assert refused.value.code == "origin_mismatch"
+    with pytest.raises(OriginMismatch):
+        parse_proposal(_proposal(id="urn:uuid:1"))
+
+
+def test_html_with_scripts_is_sanitised() -> None:
+    """Scripts and their text never reach a listing's title or description."""
+    content = (
+        '<p>Blue bike<script>alert("x")</script></p><img src=x onerror="alert(1)">'
+        '<style>p{}</style><p onclick="steal()">Some rust</p>'
+    )
+    remote = parse_proposal(_proposal(name=None, content=content, category="<b>Bikes</b>"))
+    assert remote.draft.title == "Blue bike"
+    assert remote.draft.description == "Blue bike\nSome rust"
+    assert remote.draft.category == "general"
