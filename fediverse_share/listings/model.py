@@ -23,6 +23,11 @@ class Purpose(StrEnum):
     OFFER = "offer"
     REQUEST = "request"  # a need: FEP-0837 calls it a request
 
+    @property
+    def label(self) -> str:
+        """How people read it: ``Offer`` or ``Need``."""
+        return "Offer" if self is Purpose.OFFER else "Need"
+
 
 class Kind(StrEnum):
     GIVE = "give"

@@ -4,6 +4,8 @@ Fields follow ``reference/mastodon-clients.md`` §4: every field of the strict
 clients' Status, strings never null (``spoiler_text`` is ``""``), ids as strings,
 instants with three fractional digits. A reblog is a wrapper status whose
 ``reblog`` is the original and whose own content is empty, as Mastodon sends it.
+A listing's status carries a link ``card`` (PreviewCard) made from the listing;
+any other status has ``card: null``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fediverse_share.clock import render_iso_millis
+from fediverse_share.listings.cards import Card
 from fediverse_share.mastodon.entities import render_account
 from fediverse_share.mastodon.media import MediaFacts
 from fediverse_share.mastodon.statuses import PostFacts, ReblogFacts, Status
@@ -40,6 +43,29 @@ def render_media(item: MediaFacts) -> JSON:
         "meta": meta,
         "description": item.description,
         "blurhash": None,
+    }
+
+
+def render_card(card: Card) -> JSON:
+    """A PreviewCard of type ``link``, every field the strict clients decode."""
+    image = card.image
+    return {
+        "url": card.url,
+        "title": card.title,
+        "description": card.description,
+        "type": "link",
+        "author_name": card.author_name,
+        "author_url": card.author_url,
+        "provider_name": card.provider_name,
+        "provider_url": card.provider_url,
+        "html": "",
+        "width": image.width if image else 0,
+        "height": image.height if image else 0,
+        "image": image.url if image else None,
+        "image_description": "",
+        "embed_url": "",
+        "blurhash": None,
+        "authors": [],
     }
 
 
@@ -91,7 +117,7 @@ def _render_post(post: PostFacts, base_url: str) -> JSON:
         "in_reply_to_account_id": _optional_id(post.in_reply_to_account_id),
         "reblog": None,
         "poll": None,
-        "card": None,
+        "card": None if post.card is None else render_card(post.card),
         "language": post.language,
     }
     _viewer(post.viewer_flags, rendered)
@@ -117,6 +143,7 @@ def _render_reblog(reblog: ReblogFacts, base_url: str) -> JSON:
         "in_reply_to_id": None,
         "in_reply_to_account_id": None,
         "reblog": original,
+        "card": None,  # the original carries it, as Mastodon sends a reblog
         "language": None,
     }
     return rendered

@@ -7,7 +7,8 @@ gone; rendering is `fediverse_share.mastodon.status_entities`. Who may see what
 is decided by the callers' queries (`visibility`), never here.
 
 Listings (offers and needs) are posts too (same id), so they load here like any
-post; the listings module owns how their content and card look.
+post, with their listing's columns read in the same query; the listings module owns
+how their content and card look (`fediverse_share.listings.cards`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, RowMapping, bindparam, select, text
+from sqlalchemy import Connection, RowMapping, bindparam, select
 
 from fediverse_share import tables
-from fediverse_share.mastodon import media
+from fediverse_share.listings import cards
+from fediverse_share.mastodon import media, status_counts
 from fediverse_share.mastodon import tables as mt
 from fediverse_share.mastodon.accounts import AccountFacts, load_accounts
 from fediverse_share.runtime import InstanceInfo
@@ -66,6 +68,8 @@ class PostFacts:
     favourites_count: int
     #: (favourited, reblogged, bookmarked) for the viewer; None when anonymous.
     viewer_flags: tuple[bool, bool, bool] | None
+    #: The link card of a listing; None for any other post.
+    card: cards.Card | None = None
 
     @property
     def status_id(self) -> int:
@@ -124,61 +128,15 @@ def _language(doc: dict[str, Any]) -> str | None:
     return None
 
 
-# Built once (see `accounts`): the counts and the viewer's flags of a page of posts
-# are one round trip each.
-_COUNTS = text(
-    """
-SELECT 'likes', object_uri, CAST(NULL AS BIGINT), count(*) FROM interactions
- WHERE object_uri IN :uris AND type = 'Like' GROUP BY object_uri
-UNION ALL SELECT 'reblogs', NULL, post_id, count(*) FROM reblogs
- WHERE post_id IN :ids GROUP BY post_id
-UNION ALL SELECT 'replies', in_reply_to_uri, CAST(NULL AS BIGINT), count(*) FROM posts
- WHERE in_reply_to_uri IN :uris AND deleted_at_us IS NULL GROUP BY in_reply_to_uri
-"""
-).bindparams(bindparam("uris", expanding=True), bindparam("ids", expanding=True))
-_VIEWER_FLAGS = text(
-    """
-SELECT 'liked', object_uri, CAST(NULL AS BIGINT) FROM interactions
- WHERE object_uri IN :uris AND type = 'Like' AND actor_id = :actor
-UNION ALL SELECT 'reblogged', NULL, post_id FROM reblogs
- WHERE post_id IN :ids AND actor_id = :actor
-UNION ALL SELECT 'bookmarked', NULL, post_id FROM bookmarks
- WHERE post_id IN :ids AND user_id = :user
-"""
-).bindparams(bindparam("uris", expanding=True), bindparam("ids", expanding=True))
 _REBLOGS_BY_ID = select(mt.reblogs).where(mt.reblogs.c.id.in_(bindparam("ids", expanding=True)))
-_POSTS_BY_ID = select(tables.posts).where(
-    tables.posts.c.id.in_(bindparam("ids", expanding=True)),
-    tables.posts.c.deleted_at_us.is_(None),
+_POSTS_BY_ID = (
+    select(tables.posts, *cards.COLUMNS)
+    .select_from(cards.with_listings(tables.posts))
+    .where(
+        tables.posts.c.id.in_(bindparam("ids", expanding=True)),
+        tables.posts.c.deleted_at_us.is_(None),
+    )
 )
-
-
-def _counts(conn: Connection, posts: list[RowMapping]) -> dict[str, dict[Any, int]]:
-    params = {"uris": [p["uri"] for p in posts], "ids": [p["id"] for p in posts]}
-    found: dict[str, dict[Any, int]] = {"likes": {}, "reblogs": {}, "replies": {}}
-    for kind, uri, post_id, count in conn.execute(_COUNTS, params):
-        found[kind][post_id if kind == "reblogs" else uri] = int(count)
-    return found
-
-
-def _viewer_sets(
-    conn: Connection, viewer: Viewer, posts: list[RowMapping]
-) -> tuple[set[str], set[int], set[int]]:
-    params = {
-        "uris": [p["uri"] for p in posts],
-        "ids": [p["id"] for p in posts],
-        "actor": viewer.actor_id,
-        "user": viewer.user_id,
-    }
-    liked: set[str] = set()
-    reblogged: set[int] = set()
-    bookmarked: set[int] = set()
-    for kind, uri, post_id in conn.execute(_VIEWER_FLAGS, params):
-        if kind == "liked":
-            liked.add(uri)
-        else:
-            (reblogged if kind == "reblogged" else bookmarked).add(post_id)
-    return liked, reblogged, bookmarked
 
 
 def _parents(conn: Connection, posts: list[RowMapping]) -> dict[str, tuple[int, int]]:
@@ -224,15 +182,11 @@ def load_statuses(
     """Statuses in the order of ``status_ids``; deleted or unknown ones are left out."""
     if not status_ids:
         return []
-    r, p = mt.reblogs, tables.posts
-    reblog_rows = {
-        row["id"]: row for row in conn.execute(select(r).where(r.c.id.in_(status_ids))).mappings()
-    }
+    reblogs = conn.execute(_REBLOGS_BY_ID, {"ids": list(status_ids)}).mappings()
+    reblog_rows = {row["id"]: row for row in reblogs}
     post_ids = {sid for sid in status_ids if sid not in reblog_rows}
     post_ids |= {row["post_id"] for row in reblog_rows.values()}
-    post_rows = list(
-        conn.execute(select(p).where(p.c.id.in_(post_ids), p.c.deleted_at_us.is_(None))).mappings()
-    )
+    post_rows = list(conn.execute(_POSTS_BY_ID, {"ids": list(post_ids)}).mappings())
     posts = _load_posts(
         conn, post_rows, info, viewer, [x["actor_id"] for x in reblog_rows.values()]
     )
@@ -263,11 +217,13 @@ def _load_posts(
         return {}
     docs = {row["id"]: document_of(row) for row in rows}
     accounts = load_accounts(conn, [*(row["actor_id"] for row in rows), *extra_actor_ids], info)
-    counts = _counts(conn, rows)
+    counts = status_counts.counts(conn, rows)
     parents = _parents(conn, rows)
     mentioned = _mentioned(conn, (u for doc in docs.values() for u in mention_uris_of(doc)))
     local_media = media.load_for_posts(conn, [row["id"] for row in rows if row["local"]], info)
-    flags = _viewer_sets(conn, viewer, rows) if viewer is not None else None
+    flags = None
+    if viewer is not None:
+        flags = status_counts.viewer_sets(conn, viewer.actor_id, viewer.user_id, rows)
     out: dict[int, tuple[PostFacts, dict[int, AccountFacts]]] = {}
     for row in rows:
         account = accounts.get(row["actor_id"])
@@ -275,6 +231,11 @@ def _load_posts(
             continue
         doc = docs[row["id"]]
         parent = parents.get(row["in_reply_to_uri"] or "")
+        attached = tuple(
+            local_media.get(row["id"], [])
+            if row["local"]
+            else media.remote_attachments(doc, row["id"])
+        )
         facts = PostFacts(
             post_id=row["id"],
             uri=row["uri"],
@@ -289,11 +250,7 @@ def _load_posts(
             language=_language(doc),
             in_reply_to_id=parent[0] if parent else None,
             in_reply_to_account_id=parent[1] if parent else None,
-            media=tuple(
-                local_media.get(row["id"], [])
-                if row["local"]
-                else media.remote_attachments(doc, row["id"])
-            ),
+            media=attached,
             mentions=tuple(
                 mentioned[u] for u in dict.fromkeys(mention_uris_of(doc)) if u in mentioned
             ),
@@ -304,6 +261,17 @@ def _load_posts(
             viewer_flags=None
             if flags is None
             else (row["uri"] in flags[0], row["id"] in flags[1], row["id"] in flags[2]),
+            card=cards.card_of(
+                row, account.display_name or account.username, account.url, _card_image(attached)
+            ),
         )
         out[row["id"]] = (facts, accounts)
     return out
+
+
+def _card_image(attached: tuple[media.MediaFacts, ...]) -> cards.Image | None:
+    """A listing card shows its first photo."""
+    photo = next((m for m in attached if m.kind == "image"), None)
+    if photo is None:
+        return None
+    return cards.Image(photo.url, photo.width or 0, photo.height or 0)

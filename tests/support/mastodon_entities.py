@@ -70,6 +70,17 @@ def check_media(item: dict[str, Any]) -> None:
     assert isinstance(item["meta"], dict)
 
 
+def check_card(card: dict[str, Any]) -> None:
+    """A PreviewCard of type ``link``: strings never null, sizes integers."""
+    _fields(card, str, ["url", "title", "description", "type", "author_name", "author_url"])
+    _fields(card, str, ["provider_name", "provider_url", "html", "embed_url"])
+    _fields(card, int, ["width", "height"])
+    _nullable(card, str, ["image", "blurhash"])
+    _fields(card, list, ["authors"])
+    assert card["type"] == "link"
+    assert card["url"].startswith(("https://", "http://")), card["url"]
+
+
 def check_status(status: dict[str, Any], *, authenticated: bool = True) -> None:
     _fields(status, str, ["id", "uri", "url", "created_at", "content", "visibility"])
     _fields(status, str, ["spoiler_text"])
@@ -93,6 +104,8 @@ def check_status(status: dict[str, Any], *, authenticated: bool = True) -> None:
         _fields(tag, str, ["name", "url"])
     if authenticated:
         _fields(status, bool, ["favourited", "reblogged", "bookmarked", "muted", "pinned"])
+    if status["card"] is not None:
+        check_card(status["card"])
     if status["reblog"] is not None:
         check_status(status["reblog"], authenticated=authenticated)
         assert status["content"] == ""

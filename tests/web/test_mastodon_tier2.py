@@ -3,8 +3,6 @@ the push 404, markers, media uploads and attachments, search, CORS; never HTML."
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import AsyncIterator
 
 import httpx
@@ -12,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import TEST_DATABASE_URL
+from tests.support.images import png
 from tests.support.instances import running_instance
 from tests.support.mastodon_client import Site
 from tests.support.mastodon_entities import (
@@ -40,23 +39,6 @@ EMPTY = [
     "/api/v1/blocks",
     "/api/v1/mutes",
 ]
-
-
-def png(width: int, height: int) -> bytes:
-    """A real PNG of the given size (grey pixels)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
