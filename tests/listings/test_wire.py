@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 import pytest
 
 from activitypub.errors import DocumentInvalid, OriginMismatch
 from fediverse_share.listings.errors import ListingInvalid
 from fediverse_share.listings.model import Draft, Kind, Purpose
 from fediverse_share.listings.wire import Price, is_proposal, parse_proposal, render_proposal_fields
+from tests.support.serve import fixture_path
 
 URI = "https://a.example/users/alice/statuses/1"
+MITRA_PROPOSAL = (
+    "https://mitra.social/users/silverpill/proposals/monero:418015bb9ae982a1975da7d79277c270"
+)
+FEP_PROPOSAL = "https://market.example/proposals/ddde9d6f-6f3b-4770-a966-3a18ef006930"
 
 
 def _draft(**changes: object) -> Draft:
@@ -51,33 +59,35 @@ def test_round_trip_of_our_own_format() -> None:
     assert remote.price == price and remote.draft.category == "bikes"
 
 
-def test_mitra_shape_with_vf_terms_and_a_bare_proposal() -> None:
-    """Mitra's vf:hasUnit/vf:hasNumericalValue and a plain Proposal type are accepted."""
-    mitra = {
-        "id": "https://mitra.example/objects/1",
-        "type": "Proposal",
-        "attributedTo": "https://mitra.example/users/silverpill",
-        "name": "Subscription",
-        "content": "<p>Pay to subscribe</p>",
-        "purpose": "offer",
-        "publishes": {
-            "type": "Intent",
-            "action": "deliverService",
-            "resourceConformsTo": "https://www.wikidata.org/wiki/Q1371849",
-            "resourceQuantity": {"vf:hasUnit": "second", "vf:hasNumericalValue": "2592000"},
-        },
-        "reciprocal": {
-            "type": "Intent",
-            "action": "transfer",
-            "resourceConformsTo": "https://www.wikidata.org/wiki/Q27133",
-            "resourceQuantity": {"vf:hasUnit": "one", "vf:hasNumericalValue": "0.0001"},
-        },
-    }
+def _recorded(url: str) -> dict[str, Any]:
+    document: dict[str, Any] = orjson.loads(fixture_path(url).read_bytes())
+    return document
+
+
+def test_recorded_mitra_and_bare_fep_proposals() -> None:
+    """Mitra's Proposal and the FEP's bare example (tests/fixtures) parse into listings."""
+    mitra = _recorded(MITRA_PROPOSAL)
     assert is_proposal(mitra)
     remote = parse_proposal(mitra)
-    assert remote.draft.unit == "second" and remote.draft.quantity == "2592000"
-    assert remote.price is not None and remote.price.text == "0.0001"
-    assert remote.draft.kind is Kind.SELL
+    assert (remote.draft.unit, remote.draft.quantity) == ("second", "1")
+    assert remote.price is not None and remote.price.text == "20000"
+    assert (remote.draft.kind, remote.draft.title) == (Kind.SELL, "Pay for subscription")
+
+    bare = parse_proposal(_recorded(FEP_PROPOSAL))
+    assert (bare.draft.title, bare.draft.location) == ("Offering used bike", None)
+    assert bare.draft.description == "Blue one-speed bike, 15 years old, some rust"
+    assert bare.price is not None and bare.price.text == "30"
+
+
+def test_vf_prefixed_terms_are_read_like_mitra_context_terms() -> None:
+    """The compacted form without Mitra's context terms (vf:hasUnit, vf:…) reads the same."""
+    mitra = _recorded(MITRA_PROPOSAL)
+    for intent in ("publishes", "reciprocal"):
+        quantity = mitra[intent].pop("resourceQuantity")
+        mitra[intent]["vf:resourceQuantity"] = {f"vf:{k}": v for k, v in quantity.items()}
+    mitra["type"] = "vf:Proposal"
+    assert is_proposal(mitra)
+    assert parse_proposal(mitra) == parse_proposal(_recorded(MITRA_PROPOSAL))
 
 
 def test_unusable_proposals_are_refused() -> None:
