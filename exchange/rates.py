@@ -28,7 +28,9 @@ from exchange.money import BPS, MAX_AMOUNT_MINOR, apply_bps, check_amount, round
 
 #: A posted rate is at most 10^12 / 1 and at least 1 / 10^12.
 MAX_RATE_TERM = 10**12
-_RATE = re.compile(r"([0-9]{1,13})(?:\.([0-9]{1,12}))?(?:/([0-9]{1,13}))?")
+#: The numerator of a fraction may have 25 digits: `render_rate` of a rate with 12
+#: decimals (up to 10^24 / 10^12) must parse back (`check_rate` bounds the value).
+_RATE = re.compile(r"([0-9]{1,25})(?:\.([0-9]{1,12}))?(?:/([0-9]{1,13}))?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,17 +109,23 @@ def amount_in_for(out_minor: int, rate: PostedRate, scale: int, peer_scale: int)
     """The least amount in (peer minor units) whose conversion's ``out`` is at least
     ``out_minor``; raises `InvalidRequest` if no amount within the maximum reaches it."""
     check_amount(out_minor)
-    factor = minor_factor(rate.rate, scale, peer_scale)
-    # gross - fee >= out  <=  gross >= out x 10,000 / (10,000 - fee_bps); then invert.
-    gross = Fraction(out_minor * BPS, BPS - rate.fee_bps)
-    guess = max(1, int(gross / factor))
-    while guess > 1 and convert_in(guess - 1, rate, scale, peer_scale).out_minor >= out_minor:
-        guess -= 1
-    while convert_in(guess, rate, scale, peer_scale).out_minor < out_minor:
-        guess += 1
-        if guess > MAX_AMOUNT_MINOR:
-            raise InvalidRequest("the amount is larger than the ledger allows")
-    return guess
+
+    def reaches(amount_in: int) -> bool:
+        return convert_in(amount_in, rate, scale, peer_scale).out_minor >= out_minor
+
+    if not reaches(MAX_AMOUNT_MINOR):
+        raise InvalidRequest("the amount is larger than the ledger allows")
+    # ``out`` never decreases as the amount grows (``gross`` does not, and each unit of
+    # ``gross`` adds at most one unit of fee), so bisect: about 50 conversions, whatever
+    # the rate and scales (walking from an estimate takes 10^8 steps at 10^-8 per unit).
+    low, high = 0, MAX_AMOUNT_MINOR  # ``low`` does not reach it (or is 0); ``high`` does
+    while high - low > 1:
+        middle = (low + high) // 2
+        if reaches(middle):
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def rate_from_row(row: Any) -> PostedRate:
