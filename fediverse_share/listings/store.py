@@ -38,7 +38,7 @@ def _document(
     tags = f"{runtime.instance.base_url}/tags"
     resource = f"{runtime.instance.base_url}/categories/{draft.category}"
     price = _price(runtime, draft, currency)
-    note.update(render_proposal_fields(note["id"], draft, price, tags, resource))
+    note.update(render_proposal_fields(note["id"], draft, price, tags, resource, note["url"]))
     if draft.expires_at_us is not None:
         note["endTime"] = render_iso(draft.expires_at_us)
     return note

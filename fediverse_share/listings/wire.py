@@ -52,8 +52,9 @@ class Price:
     currency_uri: str
 
 
-def render_content(draft: Draft, price: Price | None, tag_url: str) -> str:
-    """The HTML a Mastodon user reads: title, description, price, hashtags."""
+def render_content(draft: Draft, price: Price | None, tag_url: str, page_url: str) -> str:
+    """The HTML a Mastodon user reads: title, description, price, a link to the listing's
+    page (the whole listing, in a browser), hashtags."""
     lines = [f"<p><strong>{_LABEL[draft.purpose]}: {escape(draft.title)}</strong></p>"]
     if draft.description:
         lines.extend(f"<p>{escape(p)}</p>" for p in draft.description.split("\n\n") if p)
@@ -63,9 +64,19 @@ def render_content(draft: Draft, price: Price | None, tag_url: str) -> str:
     if draft.location:
         terms.append(escape(draft.location))
     lines.append(f"<p>{' · '.join(terms)}</p>")
+    lines.append(f"<p>{_page_link(page_url)}</p>")
     tags = " ".join(_hashtag_link(name, tag_url) for name in _tag_names(draft))
     lines.append(f"<p>{tags}</p>")
     return "".join(lines)
+
+
+def _page_link(url: str) -> str:
+    """A link as Mastodon writes one: the scheme hidden, the rest shown."""
+    scheme, _, rest = url.partition("://")
+    return (
+        f'<a href="{escape(url)}" rel="nofollow noopener noreferrer" target="_blank">'
+        f'<span class="invisible">{escape(scheme)}://</span><span>{escape(rest)}</span></a>'
+    )
 
 
 def _tag_names(draft: Draft) -> list[str]:
@@ -81,14 +92,22 @@ def _quantity(unit: str, value: str) -> dict[str, str]:
 
 
 def render_proposal_fields(
-    uri: str, draft: Draft, price: Price | None, tag_url: str, resource_uri: str
+    uri: str,
+    draft: Draft,
+    price: Price | None,
+    tag_url: str,
+    resource_uri: str,
+    page_url: str | None = None,
 ) -> dict[str, Any]:
-    """The FEP-0837 part of a listing's Note (merged into the Note document)."""
+    """The FEP-0837 part of a listing's Note (merged into the Note document).
+
+    ``content`` links ``page_url``, the listing's page (the Note's ``url``); without one
+    it links ``uri``, which answers browsers with the same page."""
     fields: dict[str, Any] = {
         "type": ["Note", "Proposal"],
         "purpose": draft.purpose.value,
         "name": draft.title,
-        "content": render_content(draft, price, tag_url),
+        "content": render_content(draft, price, tag_url, page_url or uri),
         "sharingKind": draft.kind.value,
         "category": draft.category,
         "publishes": {

@@ -70,3 +70,18 @@ async def test_listing_json_has_the_shape_mastodon_expects(instance: Instance) -
     actor = await _get_json(author)
     assert (actor["id"], actor["type"]) == (author, "Person")
     assert actor["publicKey"]["owner"] == author
+
+
+async def test_listing_content_links_its_page(instance: Instance) -> None:
+    """Content holds title, description, price and a link to the page browsers get."""
+    alice = await members.add_member(instance.runtime, "alice", None)
+    listing = await _publish(instance, alice)
+    doc = await _get_json(listing.uri)
+    content = doc["content"]
+    for part in ("Sourdough starter", "A jar of it, fed daily.", "2.50 AX"):
+        assert part in content
+    assert doc["url"].startswith(instance.base_url) and f'<a href="{doc["url"]}"' in content
+    async with httpx.AsyncClient() as client:
+        page = await client.get(doc["url"], headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "Sourdough starter" in page.text

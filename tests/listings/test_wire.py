@@ -34,12 +34,24 @@ def _draft(**changes: object) -> Draft:
 
 
 def test_rendered_listing_reads_well_in_mastodon() -> None:
-    """Type includes Note, content starts with the escaped title, no summary, hashtags."""
+    """Type includes Note; content: escaped title, description, price, page link, hashtags."""
     price = Price("12.50", "KRZ", "https://a.example/currencies/KRZ")
-    doc = render_proposal_fields(URI, _draft(), price, "https://a.example/tags", "urn:x")
+    page = "https://a.example/@alice/1"
+    doc = render_proposal_fields(URI, _draft(), price, "https://a.example/tags", "urn:x", page)
     assert doc["type"] == ["Note", "Proposal"]
-    assert doc["content"].startswith("<p><strong>Offer: Bike &lt;repair&gt;</strong></p>")
-    assert "12.50 KRZ" in doc["content"] and "summary" not in doc
+    assert doc["content"] == (
+        "<p><strong>Offer: Bike &lt;repair&gt;</strong></p>"
+        "<p>I fix bikes.</p><p>Bring it by.</p><p>12.50 KRZ · sell</p>"
+        '<p><a href="https://a.example/@alice/1" rel="nofollow noopener noreferrer"'
+        ' target="_blank"><span class="invisible">https://</span>'
+        "<span>a.example/@alice/1</span></a></p>"
+        '<p><a href="https://a.example/tags/offer" class="mention hashtag" rel="tag">'
+        '#<span>offer</span></a> <a href="https://a.example/tags/bikes" class="mention hashtag"'
+        ' rel="tag">#<span>bikes</span></a></p>'
+    )
+    assert "summary" not in doc
+    without_page = render_proposal_fields(URI, _draft(), price, "https://a.example/tags", "x")
+    assert f'<a href="{URI}"' in without_page["content"]
     assert {t["name"] for t in doc["tag"]} == {"#offer", "#bikes"}
     assert doc["reciprocal"]["resourceQuantity"] == {"hasUnit": "one", "hasNumericalValue": "12.50"}
     assert doc["publishes"]["id"] == f"{URI}#primary"
