@@ -167,7 +167,7 @@ quotes = Table(
     Column("payer_account_id", String(ID), nullable=False),
     Column("payment_key", String(ID)),
     Column("destination", String(URI), nullable=False),
-    Column("deliver_currency", String(16), nullable=False),
+    Column("deliver_currency", String(24), nullable=False),  # "CODE:scale"
     Column("deliver_minor", BigInteger, nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
     Column("path", String(URI), nullable=False),  # JSON list of domains, payee's last

@@ -7,6 +7,7 @@ from the app too. Nothing here is global, so several instances share a process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -59,6 +60,11 @@ class Runtime:
     keys: SigningKeys = field(init=False)
     #: Remote actors' parsed public keys by keyId (the inbox's hot path).
     public_keys: PublicKeyCache = field(default_factory=PublicKeyCache)
+    #: The routes each peer community last published, by its domain (see
+    #: `fediverse_share.clearing.directory`): what we can reach through it.
+    peer_routes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: When each periodic worker job last ran (microseconds), by the job's name.
+    schedule: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.keys = SigningKeys(self.db)

@@ -23,13 +23,17 @@ IDLE_SLEEP_SECONDS = 0.5
 
 def steps() -> list[Step]:
     from fediverse_share import ledger
+    from fediverse_share.clearing import recovery
     from fediverse_share.federation import delivery, inbox
 
     return [
         inbox.process_pending,
         delivery.deliver_due,
+        recovery.resolve_prepared,
         ledger.expire_holds,
         ledger.settle_demurrage,
+        recovery.refresh_routes,
+        recovery.reconcile,
     ]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, RowMapping, delete
 
 from activitypub.objects import Activity, id_of, parse_activity, types_of
 from fediverse_share import tables
+from fediverse_share.clearing import peering
 from fediverse_share.clock import now_us
 from fediverse_share.federation import follows, posts, remote_actors
 from fediverse_share.listings.wire import is_proposal
@@ -32,6 +33,8 @@ Handler = Callable[[Runtime, Activity, RowMapping], Awaitable[None]]
 async def handle(runtime: Runtime, item: RowMapping) -> None:
     activity = parse_activity(orjson.loads(item["body"]))
     actor = await remote_actors.get_actor(runtime, activity.actor)
+    if await peering.handle(runtime, activity, actor):
+        return  # a peer community's link or posted rate
     if await trade_inbox.handle(runtime, activity, actor):
         return  # an Offer, its Accept or Reject, or a trade's event, receipt or review
     handler = _HANDLERS.get(activity.type)

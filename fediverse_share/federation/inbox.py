@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from activitypub import signatures
-from activitypub.objects import check_context, check_same_origin, parse_activity
+from activitypub.objects import Activity, check_context, check_same_origin, parse_activity
 from fediverse_share import tables
 from fediverse_share.clock import now_us
 from fediverse_share.federation import handlers, keys
@@ -31,10 +31,18 @@ RETRY_BASE_US = 30 * 1_000_000
 
 async def receive(request: Request, recipient_id: int | None) -> Response:
     runtime: Runtime = request.app.state.runtime
+    activity, body = await verified_activity(runtime, request)
+    await runtime.db.write(store, runtime, activity.id, activity.actor, recipient_id, body)
+    return Response(status_code=202)
+
+
+async def verified_activity(runtime: Runtime, request: Request) -> tuple[Activity, bytes]:
+    """The activity a POST carries, once its signature, key owner and origin are checked;
+    raises the typed errors the web layer turns into 401 or 400."""
     body = await read_body(request, runtime.settings.max_body_bytes)
     verified = await signatures.verify_request(
         method=request.method,
-        target_uri=_target_uri(runtime, request),
+        target_uri=target_uri(runtime, request),
         headers=request.headers,
         body=body,
         resolve_key=keys.resolver(runtime),
@@ -44,11 +52,10 @@ async def receive(request: Request, recipient_id: int | None) -> Response:
     activity = parse_activity(document)
     signatures.check_key_owner(verified, activity.actor)
     check_same_origin(activity, activity.actor)
-    await runtime.db.write(store, runtime, activity.id, activity.actor, recipient_id, body)
-    return Response(status_code=202)
+    return activity, body
 
 
-def _target_uri(runtime: Runtime, request: Request) -> str:
+def target_uri(runtime: Runtime, request: Request) -> str:
     # Behind a TLS proxy the app sees http; the signer signed our public URL.
     query = f"?{request.url.query}" if request.url.query else ""
     return f"{runtime.instance.base_url}{request.url.path}{query}"

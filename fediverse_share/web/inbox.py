@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from fediverse_share import actors
+from fediverse_share.clearing import inbox as clearing_inbox
 from fediverse_share.federation import inbox
 from fediverse_share.runtime import Runtime
 
@@ -22,9 +23,15 @@ async def actor_inbox(request: Request) -> Response:
 
 
 async def instance_inbox(request: Request) -> Response:
+    """The instance actor's inbox: clearing requests are answered at once (see
+    `fediverse_share.clearing.inbox`); everything else is stored like anywhere else."""
     runtime: Runtime = request.app.state.runtime
+    activity, body = await inbox.verified_activity(runtime, request)
+    if clearing_inbox.answers(activity):
+        return await clearing_inbox.answer(runtime, activity)
     row = await runtime.db.read(actors.get_local_actor, runtime.instance.domain)
-    return await inbox.receive(request, row["id"])
+    await runtime.db.write(inbox.store, runtime, activity.id, activity.actor, row["id"], body)
+    return Response(status_code=202)
 
 
 def routes() -> list[BaseRoute]:

@@ -8,12 +8,21 @@ from starlette.staticfiles import StaticFiles
 
 def all_routes() -> list[BaseRoute]:
     from fediverse_share.exchange_api import openapi as exchange_api
-    from fediverse_share.web import actors, inbox, mastodon_api, oauth, objects, well_known
+    from fediverse_share.web import (
+        actors,
+        clearing,
+        inbox,
+        mastodon_api,
+        oauth,
+        objects,
+        well_known,
+    )
 
     return [
         *well_known.routes(),
         *inbox.routes(),
         *actors.routes(),
+        *clearing.routes(),
         *objects.routes(),
         *oauth.routes(),
         *mastodon_api.routes(),

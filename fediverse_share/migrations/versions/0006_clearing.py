@@ -123,7 +123,7 @@ def upgrade() -> None:
         sa.Column("payer_account_id", sa.String(length=300), nullable=False),
         sa.Column("payment_key", sa.String(length=300), nullable=True),
         sa.Column("destination", sa.String(length=2048), nullable=False),
-        sa.Column("deliver_currency", sa.String(length=16), nullable=False),
+        sa.Column("deliver_currency", sa.String(length=24), nullable=False),
         sa.Column("deliver_minor", sa.BigInteger(), nullable=False),
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
         sa.Column("path", sa.String(length=2048), nullable=False),

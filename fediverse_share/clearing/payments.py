@@ -1,0 +1,231 @@
+"""A member pays a member of another community: quote, then pay (DESIGN §5).
+
+`quote` finds a path, allocates the transfer's id and asks the path what the payee's
+amount costs here (each community on it applies its own posted rate and fee; the
+payee's community returns its condition). The quote is kept (``clearing_quotes``)
+until it expires, so the member sees the cost in our currency before confirming.
+`pay` holds the member's leg and sends it on; the payment is ``committed`` when the
+fulfilment comes back (usually within the same request), ``rejected`` when a
+community on the path refused, ``pending`` while the outcome is on its way (the
+worker's recovery finishes it), ``expired`` if nothing came before the hold expired.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from exchange import clearing, peers
+from exchange import clearing_tables as ct
+from exchange.clearing import Leg, LegRequest, LegState
+from exchange.errors import IdempotencyConflict, WrongCurrency
+from exchange.money import Currency, parse_amount
+from exchange.settings import get_currency
+from exchange.transfers import check_memo
+from fediverse_share.clearing import directory, transport, wire
+from fediverse_share.clearing.settlement import Refusal, send_on
+from fediverse_share.clock import now_us
+from fediverse_share.exchange_api.errors import QuoteRefused, UnknownPayment
+from fediverse_share.members import Member
+from fediverse_share.runtime import Runtime
+
+#: How long the payer's hold lasts: enough for four hops, each ten seconds shorter.
+PAYER_HOLD_US = 90 * 1_000_000
+_STATE = {
+    LegState.PREPARED: "pending",
+    LegState.COMMITTED: "committed",
+    LegState.ABORTED: "rejected",
+    LegState.EXPIRED: "expired",
+    LegState.IN_DOUBT: "committed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    quote_id: str
+    transfer_id: str
+    payer: str
+    destination: str
+    deliver_minor: int
+    deliver_currency: Currency
+    amount_minor: int  # what the payer pays, in our currency
+    path: tuple[str, ...]
+    rate_ids: dict[str, str]
+    condition: str
+    memo: str
+    valid_until_us: int
+    payment_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CrossPayment:
+    quote: Quote
+    leg: Leg | None
+
+    @property
+    def state(self) -> str:
+        return "quoted" if self.leg is None else _STATE[self.leg.state]
+
+
+def _quote_from_row(row: Any) -> Quote:
+    code, scale = row.deliver_currency.split(":")
+    return Quote(
+        quote_id=row.quote_id,
+        transfer_id=row.transfer_id,
+        payer=row.payer_account_id,
+        destination=row.destination,
+        deliver_minor=row.deliver_minor,
+        deliver_currency=Currency(code, code, int(scale)),
+        amount_minor=row.amount_minor,
+        path=tuple(json.loads(row.path)),
+        rate_ids=json.loads(row.rate_ids),
+        condition=row.condition,
+        memo=row.memo,
+        valid_until_us=row.valid_until_us,
+        payment_key=row.payment_key,
+    )
+
+
+def find_quote(conn: Connection, quote_id: str) -> Quote | None:
+    q = ct.quotes
+    row = conn.execute(select(q).where(q.c.quote_id == quote_id)).first()
+    return None if row is None else _quote_from_row(row)
+
+
+def find_payment(conn: Connection, payer: str, quote_id: str) -> CrossPayment | None:
+    """The payer's payment (or quote) ``quote_id``; ``None`` for anybody else's."""
+    quote = find_quote(conn, quote_id)
+    if quote is None or quote.payer != payer:
+        return None
+    return CrossPayment(quote, clearing.find_leg(conn, quote.transfer_id))
+
+
+def find_by_key(conn: Connection, payer: str, key: str) -> CrossPayment | None:
+    q = ct.quotes
+    row = conn.execute(
+        select(q).where(q.c.payer_account_id == payer, q.c.payment_key == key)
+    ).first()
+    if row is None:
+        return None
+    quote = _quote_from_row(row)
+    return CrossPayment(quote, clearing.find_leg(conn, quote.transfer_id))
+
+
+async def quote(
+    runtime: Runtime,
+    payer: Member,
+    username: str,
+    domain: str,
+    amount: str,
+    code: str,
+    memo: str = "",
+) -> Quote:
+    """Ask the path what paying ``amount`` ``code`` to ``username@domain`` costs here.
+
+    The amount is in the payee's currency. Raises `Refusal` (no route, a community on
+    the path refused), `WrongCurrency`, `InvalidAmount`.
+    """
+    check_memo(memo)
+    route = await directory.find_path(runtime, domain)
+    if code != route.currency.code:
+        raise WrongCurrency(f"{domain} keeps {route.currency.code}: say the amount in it")
+    deliver_minor = parse_amount(amount, route.currency)
+    number = runtime.ids.next_id()
+    transfer_id = f"{runtime.instance.base_url}/clearing/transfers/{number}"
+    message = wire.TransferMessage(
+        transfer_id=transfer_id,
+        path=route.path,
+        destination=f"acct:{username}@{domain}",
+        deliver=wire.render_money(deliver_minor, route.currency),
+        memo=memo,
+    )
+    link = await runtime.db.read(peers.active_link, route.path[1])
+    answer = await transport.ask_peer(runtime, link, "Offer", wire.render_transfer(message))
+    if answer.kind != "TentativeAccept":
+        result = answer.result
+        raise Refusal(
+            str(result.get("code", "peer_unreachable")),
+            str(result.get("message", answer.error or "the path did not answer the quote")),
+        )
+    return await runtime.db.write(_store_quote, payer, message, answer.result, route, number)
+
+
+def _store_quote(
+    conn: Connection,
+    payer: Member,
+    message: wire.TransferMessage,
+    result: dict[str, Any],
+    route: directory.Route,
+    number: int,
+) -> Quote:
+    currency = get_currency(conn)
+    amount_minor = wire.parse_money(result.get("amount"), currency)
+    rate_ids = result.get("rates")
+    condition = result.get("condition")
+    if not isinstance(rate_ids, dict) or not isinstance(condition, str) or len(condition) != 64:
+        raise Refusal("invalid_message", "the quote came back without rates or condition")
+    valid_until = min(wire.parse_instant(result.get("endTime")), now_us() + 10 * 60 * 1_000_000)
+    conn.execute(
+        ct.quotes.insert().values(
+            transfer_id=message.transfer_id,
+            quote_id=str(number),
+            payer_account_id=payer.username,
+            destination=message.destination,
+            deliver_currency=f"{route.currency.code}:{route.currency.scale}",
+            deliver_minor=wire.parse_money(message.deliver, route.currency),
+            amount_minor=amount_minor,
+            path=json.dumps(list(route.path)),
+            rate_ids=json.dumps(rate_ids, sort_keys=True),
+            condition=condition,
+            memo=message.memo,
+            valid_until_us=valid_until,
+            created_at_us=now_us(),
+        )
+    )
+    found = find_quote(conn, str(number))
+    assert found is not None
+    return found
+
+
+def _start(conn: Connection, payer: Member, quote_id: str, key: str) -> CrossPayment:
+    """Hold the payer's leg of a quote (once, under ``key``); checks the quote."""
+    payment = find_payment(conn, payer.username, quote_id)
+    if payment is None:
+        raise UnknownPayment(f"you have no quote {quote_id[:40]!r}")
+    q = payment.quote
+    if q.payment_key is not None and q.payment_key != key:
+        raise IdempotencyConflict(f"quote {quote_id}")
+    if payment.leg is not None:
+        return payment
+    at = now_us()
+    if at >= q.valid_until_us:
+        raise QuoteRefused("the quote has expired; ask for a new one", code="quote_expired")
+    conn.execute(update(ct.quotes).where(ct.quotes.c.quote_id == quote_id).values(payment_key=key))
+    request = LegRequest(
+        transfer_id=q.transfer_id,
+        condition=q.condition,
+        expires_at_us=at + PAYER_HOLD_US,
+        destination=q.destination,
+        deliver=json.dumps(wire.render_money(q.deliver_minor, q.deliver_currency), sort_keys=True),
+        amount_minor=q.amount_minor,
+        path=q.path,
+        rate_ids=q.rate_ids,
+        memo=q.memo,
+        downstream=q.path[1],
+        payer_account_id=payer.username,
+    )
+    return CrossPayment(q, clearing.prepare(conn, request, at))
+
+
+async def pay(runtime: Runtime, payer: Member, quote_id: str, key: str) -> CrossPayment:
+    """Pay a quote: hold the member's leg and send it along the path. Paying the same
+    quote again with the same key returns the payment; with another key it is an
+    `IdempotencyConflict`."""
+    payment = await runtime.db.write(_start, payer, quote_id, key)
+    leg = payment.leg
+    if leg is not None and leg.state is LegState.PREPARED:
+        leg = await send_on(runtime, leg)
+    return CrossPayment(payment.quote, leg)

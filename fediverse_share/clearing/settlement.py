@@ -1,0 +1,334 @@
+"""The settlement protocol at one community (DESIGN §5): quote, prepare, commit, abort.
+
+A transfer's path is explicit (source-routed by the payer's side). A community that
+receives ``Offer(ClearingTransfer)`` from its upstream neighbour:
+
+* **quote** (no condition): the payee's community answers how much it needs from the
+  upstream to deliver what the payee is owed, at its posted rate, with the condition
+  (SHA-256 of a fulfilment only it can compute, `fulfilment_for`); a community in
+  between asks its downstream first, then answers what it needs itself;
+* **prepare** (with the condition, the amount and an expiry): it holds its leg
+  (`exchange.clearing.prepare`) in one database write, then the payee's community
+  commits at once and answers the fulfilment; a community in between sends the leg on
+  with an expiry ``HOP_MARGIN_US`` earlier, commits when the fulfilment comes back
+  and answers it upstream, or aborts and answers the refusal.
+
+No database transaction spans a network call. A leg whose downstream could not be
+reached stays prepared and is answered 202; `fediverse_share.clearing.recovery` sends
+it on again, and the upstream asks again: every step is idempotent by transfer id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from exchange import clearing, peers, rates
+from exchange.clearing import Leg, LegRequest, LegState
+from exchange.errors import LedgerError
+from exchange.money import Currency
+from exchange.settings import get_currency
+from fediverse_share.clearing import transport, wire
+from fediverse_share.clock import now_us, render_iso_micros
+from fediverse_share.errors import AppError
+from fediverse_share.exchange_api.handles import parse_local_handle
+from fediverse_share.members import find_member
+from fediverse_share.runtime import Runtime
+
+HOP_MARGIN_US = 10 * 1_000_000
+#: A community refuses to hold a leg that would expire sooner than this (ILP's R02).
+MIN_HOLD_US = 5 * 1_000_000
+QUOTE_VALIDITY_US = 5 * 60 * 1_000_000
+_FULFILMENT_CONTEXT = b"fediverse-share clearing fulfilment\n"
+
+
+class Refusal(AppError):
+    """A transfer this community, or one on the path, refuses (answered ``Reject``; a
+    member's API call gets 422 with the same code)."""
+
+    status = 422
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code)
+
+
+def refusal_of(error: LedgerError | AppError) -> Refusal:
+    return Refusal(error.code, error.message)
+
+
+def fulfilment_for(secret_key: str, transfer_id: str) -> str:
+    """The payee's fulfilment of a transfer: derived, so nothing is stored before it
+    is needed, and only this community can compute it."""
+    mac = hmac.new(secret_key.encode(), _FULFILMENT_CONTEXT + transfer_id.encode(), "sha256")
+    return mac.hexdigest()
+
+
+def condition_for(secret_key: str, transfer_id: str) -> str:
+    return hashlib.sha256(bytes.fromhex(fulfilment_for(secret_key, transfer_id))).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where this community stands on a transfer's path."""
+
+    upstream: str
+    downstream: str | None
+
+    @classmethod
+    def on(cls, path: tuple[str, ...], domain: str, sender: str) -> Position:
+        if domain not in path[1:]:
+            raise Refusal("not_on_path", "this community is not on the transfer's path")
+        index = path.index(domain)
+        if path[index - 1] != sender:
+            raise Refusal("not_on_path", "only the previous community on the path sends this")
+        return cls(sender, path[index + 1] if index + 1 < len(path) else None)
+
+
+# -- answers ---------------------------------------------------------------------------
+
+
+def accept(runtime: Runtime, request_id: str, result: dict[str, Any]) -> dict[str, Any]:
+    return wire.answer("Accept", transport.instance_actor(runtime), request_id, result)
+
+
+def reject(runtime: Runtime, request_id: str, transfer_id: str, refusal: Refusal) -> dict[str, Any]:
+    result = {"transfer": transfer_id, "code": refusal.code, "message": refusal.message}
+    return wire.answer("Reject", transport.instance_actor(runtime), request_id, result)
+
+
+def _fulfilled(leg: Leg, currency: Currency) -> dict[str, Any]:
+    return {
+        "transfer": leg.transfer_id,
+        "fulfilment": leg.fulfilment,
+        "gross": wire.render_money(leg.gross_minor, currency),
+    }
+
+
+def answer_for_leg(
+    runtime: Runtime, request_id: str, leg: Leg, currency: Currency
+) -> tuple[int, dict[str, Any]]:
+    """The answer a leg's present state gives to whoever asks again."""
+    if leg.state in (LegState.COMMITTED, LegState.IN_DOUBT):
+        return 200, accept(runtime, request_id, _fulfilled(leg, currency))
+    if leg.state in (LegState.ABORTED, LegState.EXPIRED):
+        refusal = Refusal(leg.error_code or leg.state.value, f"the transfer was {leg.state}")
+        return 200, reject(runtime, request_id, leg.transfer_id, refusal)
+    return 202, {"transfer": leg.transfer_id, "state": leg.state.value}
+
+
+# -- quotes ----------------------------------------------------------------------------
+
+
+async def answer_quote(
+    runtime: Runtime, request_id: str, message: wire.TransferMessage, at: Position
+) -> dict[str, Any]:
+    """What this community needs from its upstream for ``message`` (a quote request)."""
+    if at.downstream is None:
+        needed, condition, cited, valid_until = await runtime.db.read(
+            _payee_quote, runtime, message, at.upstream
+        )
+        rate_ids = {runtime.instance.domain: cited}
+    else:
+        answer = await _ask_downstream_quote(runtime, message, at.downstream)
+        needed, condition, rate_ids, valid_until = await runtime.db.read(
+            _hop_quote, runtime, answer, at
+        )
+    upstream_currency = await runtime.db.read(_link_currency, at.upstream)
+    result = {
+        "transfer": message.transfer_id,
+        "amount": wire.render_money(needed, upstream_currency),
+        "condition": condition,
+        "rates": rate_ids,
+        "endTime": render_iso_micros(valid_until),
+    }
+    return wire.answer("TentativeAccept", transport.instance_actor(runtime), request_id, result)
+
+
+def _link_currency(conn: Connection, domain: str) -> Currency:
+    link = peers.get_link(conn, domain)
+    return Currency(link.currency_code, link.currency_code, link.currency_scale)
+
+
+def _needed_from(
+    conn: Connection, upstream: str, out_minor: int, at_us: int
+) -> tuple[int, rates.PostedRate]:
+    """The least amount the upstream must send for ``out_minor`` to go on from here."""
+    link = peers.active_link(conn, upstream)
+    rate = rates.current_rate(conn, link.currency_code, at_us)
+    scale = get_currency(conn).scale
+    needed = rates.amount_in_for(out_minor, rate, scale, link.currency_scale)
+    rates.check_within(rate, rates.convert_in(needed, rate, scale, link.currency_scale).gross_minor)
+    return needed, rate
+
+
+def _payee_quote(
+    conn: Connection, runtime: Runtime, message: wire.TransferMessage, upstream: str
+) -> tuple[int, str, str, int]:
+    deliver = read_deliver(conn, runtime, message)
+    at_us = now_us()
+    needed, rate = _needed_from(conn, upstream, deliver, at_us)
+    valid_until = min(rate.valid_until_us, at_us + QUOTE_VALIDITY_US)
+    condition = condition_for(runtime.settings.secret_key, message.transfer_id)
+    return needed, condition, rate.id, valid_until
+
+
+def read_deliver(conn: Connection, runtime: Runtime, message: wire.TransferMessage) -> int:
+    """What the payee is owed, in this (the payee's) community's minor units; checks
+    that the destination is a member here."""
+    username = parse_local_handle(message.destination, runtime.instance.domain, "destination")
+    if find_member(conn, username) is None:
+        raise Refusal("unknown_payee", "the destination is not a member of this community")
+    return wire.parse_money(message.deliver, get_currency(conn))
+
+
+async def _ask_downstream_quote(
+    runtime: Runtime, message: wire.TransferMessage, downstream: str
+) -> transport.Answer:
+    link = await runtime.db.read(peers.active_link, downstream)
+    answer = await transport.ask_peer(runtime, link, "Offer", wire.render_transfer(message))
+    if answer.kind == "Reject":
+        raise Refusal(
+            str(answer.result.get("code", "rejected")), str(answer.result.get("message", ""))
+        )
+    if answer.kind != "TentativeAccept":
+        raise Refusal("peer_unreachable", f"{downstream} did not answer the quote")
+    return answer
+
+
+def _hop_quote(
+    conn: Connection, runtime: Runtime, answer: transport.Answer, at: Position
+) -> tuple[int, str, dict[str, str], int]:
+    assert at.downstream is not None
+    result = answer.result
+    out = wire.parse_money(result.get("amount"), get_currency(conn))
+    at_us = now_us()
+    needed, rate = _needed_from(conn, at.upstream, out, at_us)
+    rate_ids = dict(result.get("rates") or {})
+    rate_ids[runtime.instance.domain] = rate.id
+    end = wire.parse_instant(result.get("endTime"))
+    return needed, str(result.get("condition", "")), rate_ids, min(end, rate.valid_until_us)
+
+
+# -- prepare and commit ----------------------------------------------------------------
+
+
+def leg_request(
+    conn: Connection, runtime: Runtime, message: wire.TransferMessage, at: Position
+) -> LegRequest:
+    """The leg ``message`` asks this community to hold; raises `Refusal`."""
+    assert message.condition is not None and message.expires_at_us is not None
+    if message.expires_at_us - now_us() < MIN_HOLD_US + (HOP_MARGIN_US if at.downstream else 0):
+        raise Refusal("insufficient_timeout", "the transfer expires too soon to go on")
+    link = peers.get_link(conn, at.upstream)
+    upstream_currency = Currency(link.currency_code, link.currency_code, link.currency_scale)
+    payee = None
+    deliver_minor = None
+    if at.downstream is None:
+        deliver_minor = read_deliver(conn, runtime, message)
+        payee = parse_local_handle(message.destination, runtime.instance.domain, "destination")
+    return LegRequest(
+        transfer_id=message.transfer_id,
+        condition=message.condition,
+        expires_at_us=message.expires_at_us,
+        destination=message.destination,
+        deliver=json.dumps(message.deliver, sort_keys=True),
+        amount_minor=wire.parse_money(message.amount, upstream_currency),
+        path=message.path,
+        rate_ids=message.rate_ids or {},
+        memo=message.memo,
+        upstream=at.upstream,
+        downstream=at.downstream,
+        payee_account_id=payee,
+        deliver_minor=deliver_minor,
+        rate_id=(message.rate_ids or {}).get(runtime.instance.domain),
+    )
+
+
+def _prepare(
+    conn: Connection, runtime: Runtime, message: wire.TransferMessage, at: Position
+) -> Leg:
+    existing = clearing.find_leg(conn, message.transfer_id)
+    if existing is not None:
+        return existing  # a replay (or a status query): answered from the leg's state
+    leg = clearing.prepare(conn, leg_request(conn, runtime, message, at), now_us())
+    if at.downstream is None:
+        fulfilment = fulfilment_for(runtime.settings.secret_key, leg.transfer_id)
+        leg = clearing.commit(conn, leg.transfer_id, fulfilment, now_us())
+    return leg
+
+
+async def answer_prepare(
+    runtime: Runtime, request_id: str, message: wire.TransferMessage, at: Position
+) -> tuple[int, dict[str, Any]]:
+    """Hold this community's leg, send it on if there is more path, and answer."""
+    try:
+        leg = await runtime.db.write(_prepare, runtime, message, at)
+    except LedgerError as error:
+        return 200, reject(runtime, request_id, message.transfer_id, refusal_of(error))
+    if leg.state is LegState.PREPARED and leg.downstream_domain is not None:
+        leg = await send_on(runtime, leg)
+    currency = await runtime.db.read(get_currency)
+    return answer_for_leg(runtime, request_id, leg, currency)
+
+
+async def send_on(runtime: Runtime, leg: Leg) -> Leg:
+    """Send a prepared leg to its downstream and apply the answer: commit with the
+    fulfilment, abort on a refusal, or stay prepared if there is no answer yet."""
+    assert leg.downstream_domain is not None
+    link, currency = await runtime.db.read(_link_and_currency, leg.downstream_domain)
+    expires = leg.expires_at_us - HOP_MARGIN_US
+    message = wire.TransferMessage(
+        transfer_id=leg.transfer_id,
+        path=leg.path,
+        destination=leg.destination,
+        deliver=json.loads(leg.deliver),
+        memo=leg.memo,
+        condition=leg.condition,
+        amount=wire.render_money(leg.out_minor, currency),
+        expires_at_us=expires,
+        rate_ids=dict(leg.rate_ids),
+    )
+    timeout = min(runtime.settings.http_timeout_seconds, (expires - now_us()) / 1e6)
+    answer = await transport.ask_peer(
+        runtime, link, "Offer", wire.render_transfer(message), timeout
+    )
+    return await apply_answer(runtime, leg, answer, link.currency_code, link.currency_scale)
+
+
+def _link_and_currency(conn: Connection, domain: str) -> tuple[peers.Link, Currency]:
+    return peers.get_link(conn, domain), get_currency(conn)
+
+
+async def apply_answer(
+    runtime: Runtime, leg: Leg, answer: transport.Answer, code: str, scale: int
+) -> Leg:
+    """Commit or abort ``leg`` as its downstream answered; anything else leaves it."""
+    result = answer.result
+    if answer.kind == "Accept" and result.get("transfer") == leg.transfer_id:
+        fulfilment = str(result.get("fulfilment", ""))
+        try:
+            gross = wire.parse_money(result.get("gross"), Currency(code, code, scale))
+        except (wire.MessageInvalid, LedgerError):
+            gross = None
+        try:
+            return await runtime.db.write(
+                clearing.commit,
+                leg.transfer_id,
+                fulfilment,
+                now_us(),
+                downstream_gross_minor=gross,
+            )
+        except LedgerError:
+            return leg  # a wrong fulfilment proves nothing: ask again later
+    if answer.kind == "Reject" and result.get("transfer") == leg.transfer_id:
+        reason = str(result.get("code", "rejected"))[:40]
+        try:
+            return await runtime.db.write(clearing.abort, leg.transfer_id, reason, now_us())
+        except LedgerError:
+            return leg  # committed meanwhile (a fulfilment came first): it stands
+    return leg

@@ -1,0 +1,95 @@
+"""Three real communities on loopback with different currencies and scales, linked
+A - C - B: A and B are not peers, so payments between them go through C."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from exchange import accounts, audit, peers
+from exchange.accounts import Account
+from fediverse_share import members
+from fediverse_share.clearing import peering
+from fediverse_share.members import Member
+from fediverse_share.worker import run_until_idle
+from tests.conftest import TEST_DATABASE_URL
+from tests.support.instances import Instance, prepared_instance, serving
+
+#: Each community's currency code and scale: three different scales on purpose.
+CURRENCIES = {"a": ("AAA", 2), "b": ("BBB", 0), "c": ("CCC", 3)}
+
+
+@dataclass(slots=True)
+class Community:
+    instance: Instance
+    member: Member
+
+    @property
+    def runtime(self):
+        return self.instance.runtime
+
+    @property
+    def domain(self) -> str:
+        return self.instance.domain
+
+    def handle(self) -> str:
+        return f"@{self.runtime.instance.community_username}@{self.domain}"
+
+    async def account(self, account_id: str) -> Account:
+        return await self.runtime.db.read(accounts.get_account, account_id)
+
+    async def peer_account(self, other: Community) -> Account:
+        return await self.account(accounts.peer_account_id(other.domain))
+
+    async def audit(self) -> list[audit.Problem]:
+        return await self.runtime.db.read(audit.audit)
+
+    async def link(self, other: Community) -> peers.Link:
+        return await self.runtime.db.read(peers.get_link, other.domain)
+
+
+@contextlib.asynccontextmanager
+async def community(name: str, member: str, tmp_path: Path) -> AsyncIterator[Community]:
+    code, scale = CURRENCIES[name]
+    async with (
+        prepared_instance(name, tmp_path, TEST_DATABASE_URL, currency=code, scale=scale) as s,
+        serving(name, s) as instance,
+    ):
+        added = await members.add_member(instance.runtime, member, None)
+        yield Community(instance, added)
+
+
+async def link(x: Community, y: Community, limit_x: str, limit_y: str) -> None:
+    """Both operators peer their communities, each with its own credit limit."""
+    await peering.add_peer(x.runtime, y.handle(), limit_x)
+    await peering.add_peer(y.runtime, x.handle(), limit_y)
+    await run_until_idle(x.runtime, y.runtime)
+
+
+async def post_rate(c: Community, peer_currency: str, rate: str, fee_bps: int = 0) -> None:
+    await c.runtime.db.write(
+        peering.post_rate, c.runtime, peer_currency, rate, fee_bps=fee_bps, valid_hours=24
+    )
+
+
+@pytest.fixture
+async def linked(tmp_path: Path) -> AsyncIterator[tuple[Community, Community, Community]]:
+    """A (alice, AAA scale 2), B (bob, BBB scale 0), C (carol, CCC scale 3); A-C and
+    C-B peered with limits of 1,000 units; every community posts rates for its peers."""
+    async with (
+        community("a", "alice", tmp_path) as a,
+        community("b", "bob", tmp_path) as b,
+        community("c", "carol", tmp_path) as c,
+    ):
+        await link(a, c, "1000", "1000")
+        await link(c, b, "1000", "1000")
+        await post_rate(c, "AAA", "2")  # C gives 2 CCC for 1 AAA
+        await post_rate(a, "CCC", "1/2")
+        await post_rate(b, "CCC", "3/2", fee_bps=100)  # B gives 1.5 BBB for 1 CCC, 1 % fee
+        await post_rate(c, "BBB", "2/3")
+        await run_until_idle(a.runtime, b.runtime, c.runtime)
+        yield a, b, c

@@ -1,0 +1,82 @@
+"""Members of three real communities pay each other across links, directly and through
+a community in between, and every ledger stays zero-sum with mirrored link positions."""
+
+from __future__ import annotations
+
+from exchange import clearing
+from exchange.peers import LinkStatus
+from fediverse_share.clearing import payments, reconcile
+from tests.clearing.conftest import Community
+
+
+async def _pay(payer: Community, payee: Community, amount: str, code: str):
+    quote = await payments.quote(
+        payer.runtime, payer.member, payee.member.username, payee.domain, amount, code
+    )
+    paid = await payments.pay(payer.runtime, payer.member, quote.quote_id, "key-1")
+    return quote, paid
+
+
+async def _leg(c: Community, transfer_id: str) -> clearing.Leg:
+    return await c.runtime.db.read(clearing.get_leg, transfer_id)
+
+
+async def test_peering_activates_both_sides(linked):
+    """Both operators' consent makes the link active on both sides, with their own limits."""
+    a, b, c = linked
+    assert (await a.link(c)).status is LinkStatus.ACTIVE
+    assert (await c.link(a)).status is LinkStatus.ACTIVE
+    assert (await c.link(b)).status is LinkStatus.ACTIVE
+    assert (await a.peer_account(c)).limits.credit_limit_minor == 1000_00
+    assert (await c.peer_account(a)).limits.credit_limit_minor == 1000_000
+    assert (await c.link(a)).currency_code == "AAA"
+
+
+async def test_direct_payment_settles_both_ledgers(linked):
+    """Alice (AAA) pays Carol 5 CCC: A books 2.50 AAA to peer:C, C books 5 CCC from peer:A."""
+    a, _, c = linked
+    quote, paid = await _pay(a, c, "5", "CCC")
+    assert quote.amount_minor == 2_50
+    assert paid.state == "committed"
+    assert (await a.account("alice")).balance_minor == -2_50
+    assert (await a.peer_account(c)).balance_minor == 2_50
+    assert (await c.account("carol")).balance_minor == 5_000
+    assert (await c.peer_account(a)).balance_minor == -5_000
+    ours, theirs = await _leg(a, quote.transfer_id), await _leg(c, quote.transfer_id)
+    assert ours.out_minor == theirs.amount_in_minor == 2_50
+    assert ours.downstream_gross_minor == theirs.gross_minor == 5_000
+    for community in (a, c):
+        assert await community.audit() == []
+
+
+async def test_routed_payment_goes_through_the_community_between(linked):
+    """Alice (A) pays Bob (B) 70 BBB through C; each applies its own rate and fee."""
+    a, b, c = linked
+    quote, paid = await _pay(a, b, "70", "BBB")
+    assert quote.path == (a.domain, c.domain, b.domain)
+    assert paid.state == "committed"
+    assert (await b.account("bob")).balance_minor >= 70
+    legs = [await _leg(x, quote.transfer_id) for x in (a, c, b)]
+    assert [leg.state for leg in legs] == [clearing.LegState.COMMITTED] * 3
+    assert legs[0].out_minor == legs[1].amount_in_minor
+    assert legs[1].out_minor == legs[2].amount_in_minor
+    assert legs[0].downstream_gross_minor == legs[1].gross_minor
+    assert legs[1].downstream_gross_minor == legs[2].gross_minor
+    assert (await b.account("fees")).balance_minor == legs[2].fee_minor > 0
+    for community in (a, b, c):
+        assert await community.audit() == []
+    for x, y in ((a, c), (c, b)):
+        assert await reconcile.reconcile_link(x.runtime, y.domain) is True
+
+
+async def test_payments_both_ways_mirror_the_link_positions(linked):
+    """After payments in both directions, each side of a link agrees on what crossed it."""
+    a, b, c = linked
+    await _pay(a, b, "10", "BBB")
+    _, back = await _pay(b, a, "3.00", "AAA")
+    assert back.state == "committed"
+    assert (await a.account("alice")).balance_minor < 0
+    for x, y in ((a, c), (c, b), (c, a), (b, c)):
+        assert await reconcile.reconcile_link(x.runtime, y.domain) is True
+    for community in (a, b, c):
+        assert await community.audit() == []
