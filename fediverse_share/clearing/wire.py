@@ -8,8 +8,8 @@ rates exact ``"num/den"`` strings, instants ISO 8601 (``endTime``).
   of the same object carries a status change (``suspended``, ``active``, ``ended``).
 * ``Create``/``Update(RateQuote)``: a posted rate, also served at its ``id``.
 * ``Offer(ClearingTransfer)`` (the transfer's id is its ``transfer``: the object is
-  not the sender's, so it has no ``id`` of its own) without a ``condition`` asks for a quote (answered
-  ``TentativeAccept`` with the amount needed, the payee's condition and the rates
+  not the sender's, so it has no ``id`` of its own) without a ``condition`` asks for
+  a quote (answered ``TentativeAccept`` with the amount needed, the payee's condition and the rates
   cited, or ``Reject``); with a ``condition``, ``amount`` and ``endTime`` it prepares
   the leg (answered ``Accept`` with the ``fulfilment``, ``Reject``, or HTTP 202 while
   the outcome is not known yet).
