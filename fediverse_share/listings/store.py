@@ -7,6 +7,7 @@ the author's followers and the community's two Announces (FEP-1b12), like any no
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -63,15 +64,24 @@ def _listing_values(draft: Draft, price: Price | None) -> dict[str, Any]:
 
 
 def publish_listing(
-    conn: Connection, runtime: Runtime, actor_id: int, draft: Draft, post_id: int | None = None
+    conn: Connection,
+    runtime: Runtime,
+    actor_id: int,
+    draft: Draft,
+    post_id: int | None = None,
+    *,
+    extra: Mapping[str, Any] | None = None,
 ) -> Listing:
     """Store a member's listing and send it out; returns it. ``post_id`` is a fresh id
-    the caller already took (to remember an idempotency key under it), or None."""
+    the caller already took (to remember an idempotency key under it), or None;
+    ``extra`` adds fields to the Note (a status's photos as ``attachment``, its text as
+    ``source``)."""
     actor = publish.local_actor(conn, actor_id)
     currency = get_currency(conn)
     at = now_us()
     post_id = runtime.ids.next_id() if post_id is None else post_id
     note = _document(runtime, actor, post_id, draft, currency, at)
+    note.update(extra or {})
     conn.execute(
         insert(tables.posts).values(
             id=post_id,

@@ -2,6 +2,11 @@
 formatted, then one write that publishes the Note (`federation.publish`), attaches
 its media and remembers the ``Idempotency-Key``.
 
+A public status that is not a reply and has no content warning, tagged ``#offer``
+or ``#need``, is published as a listing instead (`listing_text` reads it;
+`listings.store.publish_listing` sends it): the status the client gets back is the
+listing's, its photos are the listing's, and the key remembers it the same way.
+
 Remote mentions are resolved (WebFinger and an actor fetch) before the write, so
 no database transaction waits on the network; a handle that cannot be resolved
 stays plain text, as in Mastodon.
@@ -21,7 +26,8 @@ from fediverse_share import tables
 from fediverse_share.clock import now_us
 from fediverse_share.errors import AppError, BadRequest
 from fediverse_share.federation import actions, publish
-from fediverse_share.mastodon import formatting, media, timelines
+from fediverse_share.listings import model, store
+from fediverse_share.mastodon import formatting, listing_text, media, timelines
 from fediverse_share.mastodon import tables as mt
 from fediverse_share.mastodon.errors import NotSupported, ValidationFailed
 from fediverse_share.mastodon.instance import Limits
@@ -149,17 +155,34 @@ def _find_idempotent(conn: Connection, user_id: int, key: str) -> int | None:
     return post_id
 
 
-def _publish(
+def _as_listing(runtime: Runtime, draft: Draft) -> model.Draft | None:
+    """The listing a status describes; None for a plain post."""
+    if draft.visibility != "public" or draft.in_reply_to_id is not None or draft.spoiler_text:
+        return None
+    info = runtime.instance
+    return listing_text.parse_listing(draft.text, info.community_username, info.domain)
+
+
+def _publish_listing(
+    conn: Connection, runtime: Runtime, viewer: Viewer, draft: Draft, listing: model.Draft
+) -> int:
+    attached = media.claim_for_post(conn, viewer.user_id, list(draft.media_ids), runtime.instance)
+    extra: dict[str, Any] = {"source": {"content": draft.text, "mediaType": "text/plain"}}
+    if attached:
+        extra["attachment"] = media.as_document_attachments(attached)
+    published = store.publish_listing(conn, runtime, viewer.actor_id, listing, extra=extra)
+    media.attach(conn, list(draft.media_ids), published.id)
+    return published.id
+
+
+def _publish_note(
     conn: Connection,
     runtime: Runtime,
     viewer: Viewer,
     draft: Draft,
     content_html: str,
     mentioned: list[RowMapping],
-    idempotency_key: str | None,
 ) -> int:
-    if idempotency_key and (done := _find_idempotent(conn, viewer.user_id, idempotency_key)):
-        return done
     in_reply_to = None
     if draft.in_reply_to_id is not None:
         parent = timelines.visible_post(conn, draft.in_reply_to_id, viewer)
@@ -188,15 +211,34 @@ def _publish(
         extra=extra,
     )
     media.attach(conn, list(draft.media_ids), published.post_id)
+    return published.post_id
+
+
+def _publish(
+    conn: Connection,
+    runtime: Runtime,
+    viewer: Viewer,
+    draft: Draft,
+    content_html: str,
+    mentioned: list[RowMapping],
+    idempotency_key: str | None,
+    listing: model.Draft | None,
+) -> int:
+    if idempotency_key and (done := _find_idempotent(conn, viewer.user_id, idempotency_key)):
+        return done
+    if listing is not None:
+        post_id = _publish_listing(conn, runtime, viewer, draft, listing)
+    else:
+        post_id = _publish_note(conn, runtime, viewer, draft, content_html, mentioned)
     if idempotency_key:
         row = {
             "user_id": viewer.user_id,
             "key": idempotency_key,
-            "post_id": published.post_id,
+            "post_id": post_id,
             "created_at_us": now_us(),
         }
         insert_or_ignore(conn, mt.status_idempotency, [row])
-    return published.post_id
+    return post_id
 
 
 async def create_status(
@@ -206,8 +248,11 @@ async def create_status(
     key = (idempotency_key or "").strip()[:255] or None
     if key and (done := await runtime.db.read(_find_idempotent, viewer.user_id, key)):
         return done
+    listing = _as_listing(runtime, draft)
+    if listing is not None:  # a listing renders its own content and mentions nobody
+        return await runtime.db.write(_publish, runtime, viewer, draft, "", [], key, listing)
     resolved = await _resolve_mentions(runtime, draft.text)
     targets = {handle: target for handle, (target, _) in resolved.items()}
     content = formatting.render_text(draft.text, targets, runtime.instance.base_url)
     mentioned = [row for _, row in resolved.values()]
-    return await runtime.db.write(_publish, runtime, viewer, draft, content, mentioned, key)
+    return await runtime.db.write(_publish, runtime, viewer, draft, content, mentioned, key, None)

@@ -12,6 +12,8 @@ from starlette.routing import BaseRoute, Route
 
 from fediverse_share.errors import Forbidden, NotFound
 from fediverse_share.federation import publish
+from fediverse_share.listings.model import find_listing
+from fediverse_share.listings.store import withdraw_listing
 from fediverse_share.mastodon import compose, feeds, interactions, pages, timelines
 from fediverse_share.mastodon.accounts import load_accounts
 from fediverse_share.mastodon.entities import render_account
@@ -63,13 +65,17 @@ async def get_status(request: Request) -> Response:
 
 
 def _delete(conn: Connection, runtime: Runtime, who: Viewer, status_id: int) -> str:
-    """Delete the member's post; the text they typed, for "delete and redraft"."""
+    """Delete the member's post (withdraw it, if a listing); the text they typed, for
+    "delete and redraft"."""
     post = timelines.visible_post(conn, status_id, who)
     if post["id"] != status_id:
         raise NotFound("Record not found")  # a reblog is undone with unreblog
     if post["actor_id"] != who.actor_id:
         raise Forbidden("This action is not allowed")
-    publish.delete_note(conn, runtime, who.actor_id, status_id)
+    if find_listing(conn, status_id) is not None:
+        withdraw_listing(conn, runtime, who.actor_id, status_id)  # sends the Delete too
+    else:
+        publish.delete_note(conn, runtime, who.actor_id, status_id)
     source = document_of(post).get("source")
     content = source.get("content") if isinstance(source, dict) else None
     return content if isinstance(content, str) else ""

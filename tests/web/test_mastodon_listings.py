@@ -11,11 +11,19 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from fediverse_share.listings.model import Kind, Purpose
+from fediverse_share.mastodon import listing_text
+from fediverse_share.mastodon.errors import ValidationFailed
 from tests.conftest import TEST_DATABASE_URL
 from tests.support.images import png
 from tests.support.instances import running_instance
 from tests.support.mastodon_client import Member, Site
-from tests.support.mastodon_entities import check_account, check_card, check_status
+from tests.support.mastodon_entities import (
+    check_account,
+    check_card,
+    check_json_error,
+    check_status,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 LISTINGS = "/api/exchange/v1/listings"
@@ -101,3 +109,91 @@ async def test_a_listing_card_shows_its_first_photo(site: Site) -> None:
     check_card(card)
     assert (card["image"], card["width"], card["height"]) == (photo["url"], 6, 4)
     assert card["description"] == "give · Kreuzberg · Weekends only. Bring a helmet."
+
+
+async def test_status_text_reads_as_a_listing() -> None:
+    """#offer/#need make a listing; kind and category come from tags, markers drop out."""
+    text = "@listings_community #offer Cargo bike, #lend\nA #bikes trailer too.\n\nAsk me"
+    draft = listing_text.parse_listing(text, "listings_community", "x.example")
+    assert draft is not None
+    assert (draft.purpose, draft.kind, draft.category) == (Purpose.OFFER, Kind.LEND, "bikes")
+    assert (draft.title, draft.description) == ("Cargo bike", "A bikes trailer too.\n\nAsk me")
+    need = listing_text.parse_listing("I #need a drill #tools #diy", "c", "x.example")
+    assert need is not None and (need.title, need.kind, need.category) == (
+        "I need a drill #diy", Kind.GIVE, "tools",
+    )  # fmt: skip
+    long = "#offer " + "word " * 30
+    cut = listing_text.parse_listing(long, "c", "x.example")
+    assert cut is not None and cut.title.endswith("…") and len(cut.title) <= 80
+    assert cut.description == ("word " * 30).strip()
+    assert listing_text.parse_listing("Offering help, #community garden", "c", "x") is None
+    with pytest.raises(ValidationFailed):
+        listing_text.parse_listing("#need #tools", "c", "x.example")
+
+
+async def _exchange_listing(member: Member, status_id: str) -> dict[str, Any]:
+    shown: dict[str, Any] = await member.get(f"{LISTINGS}/{status_id}")
+    return shown
+
+
+async def test_a_status_tagged_offer_is_published_as_a_listing(site: Site) -> None:
+    """POST /statuses with #offer makes a listing; the status returned is the listing's."""
+    sam = await site.member("sam")
+    text = "#offer Ladder, 3 m #lend #tools\nCome and get it on Saturdays."
+    headers = {"Idempotency-Key": "ladder-1"}
+    status = await sam.post("/api/v1/statuses", data={"status": text}, headers=headers)
+    check_status(status)
+    assert {"offer", "tools"} <= {t["name"] for t in status["tags"]}
+    assert status["card"]["title"] == "Offer: Ladder, 3 m"
+    assert "<strong>Offer: Ladder, 3 m</strong>" in status["content"]
+    listing = await _exchange_listing(sam, status["id"])
+    assert (listing["purpose"], listing["kind"], listing["category"]) == ("offer", "lend", "tools")
+    assert listing["description"] == "Come and get it on Saturdays."
+    again = await sam.post("/api/v1/statuses", data={"status": text}, headers=headers)
+    assert again["id"] == status["id"]
+    mine = await sam.get(f"/api/v1/accounts/{sam.actor_id}/statuses")
+    assert [s["id"] for s in mine] == [status["id"]]
+    note = await site.http.get(status["uri"], headers={"Accept": "application/activity+json"})
+    assert note.json()["type"] == ["Note", "Proposal"]
+    assert note.json()["source"]["content"] == text
+
+    # Deleting the status withdraws the listing, and hands back the text to redraft.
+    deleted = await sam.call("DELETE", f"/api/v1/statuses/{status['id']}")
+    assert deleted.json()["text"] == text
+    assert (await _exchange_listing(sam, status["id"]))["state"] == "withdrawn"
+
+
+async def test_a_need_to_the_community_with_a_photo(site: Site) -> None:
+    """Mentioning the community with #need makes a need; its photo is the listing's."""
+    tia = await site.member("tia")
+    files = {"file": ("drill.png", png(4, 3), "image/png")}
+    uploaded = (await tia.call("POST", "/api/v2/media", files=files)).json()
+    community = site.instance.runtime.instance.community_username
+    text = f"@{community} #need A drill for an afternoon #diy"
+    status = await tia.post(
+        "/api/v1/statuses", data={"status": text, "media_ids[]": uploaded["id"]}
+    )
+    check_status(status)
+    assert status["mentions"] == [] and status["card"]["title"] == "Need: A drill for an afternoon"
+    assert [m["id"] for m in status["media_attachments"]] == [uploaded["id"]]
+    assert status["card"]["image"] == status["media_attachments"][0]["url"]
+    listing = await _exchange_listing(tia, status["id"])
+    assert (listing["purpose"], listing["category"]) == ("request", "diy")
+    assert [p["url"] for p in listing["photos"]] == [status["media_attachments"][0]["url"]]
+
+
+async def test_statuses_without_the_tags_or_not_public_stay_posts(site: Site) -> None:
+    """The community mentioned without #offer/#need, or a private #offer, is a plain post."""
+    uma = await site.member("uma")
+    community = site.instance.runtime.instance.community_username
+    for params in (
+        {"status": f"@{community} hello all"},
+        {"status": "#offer a secret", "visibility": "private"},
+        {"status": "#offer spoiler", "spoiler_text": "cw"},
+    ):
+        status = await uma.post("/api/v1/statuses", data=params)
+        check_status(status)
+        assert status["card"] is None
+        gone = await uma.call("GET", f"{LISTINGS}/{status['id']}")
+        assert gone.status_code == 404
+    check_json_error(await uma.call("POST", "/api/v1/statuses", data={"status": "#offer"}), 422)
