@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from html import escape
 from typing import Any
@@ -249,8 +250,20 @@ def parse_proposal(obj: Mapping[str, Any]) -> RemoteListing:
         quantity=quantity,
         unit=unit,
         location=_location(obj.get("location")),
+        expires_at_us=_instant_us(obj.get("endTime")),
     )
     return RemoteListing(uri, author, id_of(obj.get("audience")), draft, price)
+
+
+def _instant_us(value: Any) -> int | None:
+    """``endTime`` (when the listing expires) in microseconds; None if absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int(moment.timestamp() * 1e6) if moment.tzinfo is not None else None
 
 
 def _category(value: Any) -> str:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, select
 
 from fediverse_share import members, tables
+from fediverse_share.clock import now_us
 from fediverse_share.federation import actions
 from fediverse_share.listings import store
 from fediverse_share.listings.model import Draft, Kind, Purpose
 from fediverse_share.worker import run_until_idle
 from tests.support.instances import Instance
+
+SECOND_US = 1_000_000
+DAY_SECONDS = 86_400
 
 
 def _received(conn: Connection, actor_uri: str) -> list[dict[str, Any]]:
@@ -28,7 +33,9 @@ def _listing(conn: Connection, uri: str) -> dict[str, Any]:
 
 
 def _draft(title: str) -> Draft:
-    return Draft(Purpose.OFFER, Kind.GIVE, title, "Ripe, from our tree.", "food", None)
+    expires_at_us = (now_us() // SECOND_US + 7 * DAY_SECONDS) * SECOND_US
+    draft = Draft(Purpose.OFFER, Kind.GIVE, title, "Ripe, from our tree.", "food", None)
+    return replace(draft, expires_at_us=expires_at_us)
 
 
 async def test_group_follower_gets_a_listing_by_both_announce_forms(
@@ -59,6 +66,7 @@ async def test_group_follower_gets_a_listing_by_both_announce_forms(
 
     kept = await c.runtime.db.read(_listing, listing.uri)
     assert (kept["title"], kept["local"], kept["community_uri"]) == ("Free apples", False, group)
+    assert kept["expires_at_us"] == listing.expires_at_us  # from the Note's endTime
 
     edited = _draft("Free apples and pears")
     await a.runtime.db.write(store.edit_listing, a.runtime, alice.actor_id, listing.id, edited)

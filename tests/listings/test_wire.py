@@ -198,3 +198,11 @@ def test_html_with_scripts_is_sanitised() -> None:
     assert remote.draft.title == "Blue bike"
     assert remote.draft.description == "Blue bike\nSome rust"
     assert remote.draft.category == "general"
+
+
+def test_end_time_is_the_expiry_of_a_remote_listing() -> None:
+    """endTime with a zone becomes the listing's expiry; without one, or unreadable, none."""
+    remote = parse_proposal(_proposal(endTime="2030-01-02T03:04:05Z"))
+    assert remote.draft.expires_at_us == 1_893_553_445_000_000
+    for unreadable in ("2030-01-02T03:04:05", "next week", 7):
+        assert parse_proposal(_proposal(endTime=unreadable)).draft.expires_at_us is None
