@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from fediverse_share import standalone
+from fediverse_share import failpoints, standalone
 from fediverse_share.errors import expected_error_types
 from fediverse_share.runtime import Runtime
 from fediverse_share.settings import Settings
@@ -24,6 +24,8 @@ from fediverse_share.web.cors import MastodonCORSMiddleware
 
 
 def create_app(settings: Settings) -> Starlette:
+    failpoints.check(settings)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with standalone.runtime(settings) as runtime:

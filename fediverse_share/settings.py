@@ -44,6 +44,14 @@ class Settings:
     max_body_bytes: int = 1_000_000
     run_worker: bool = True
     http_timeout_seconds: float = 10.0
+    #: How long a member's cross-community payment holds their money before it
+    #: expires, and how much earlier each community on the path lets its own hold
+    #: expire (room for the fulfilment to travel back; more than the clock skew).
+    clearing_hold_seconds: float = 90.0
+    clearing_hop_margin_seconds: float = 10.0
+    #: Fault injection for tests and drills (`fediverse_share.failpoints`): comma-
+    #: separated ``name=exit`` or ``name=error``. Empty, as it must be in production.
+    failpoints: str = ""
 
     def __post_init__(self) -> None:
         if not self.domain or "/" in self.domain or "@" in self.domain:

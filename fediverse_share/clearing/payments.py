@@ -25,6 +25,7 @@ from exchange.errors import IdempotencyConflict, WrongCurrency
 from exchange.money import Currency, parse_amount
 from exchange.settings import get_currency
 from exchange.transfers import check_memo
+from fediverse_share import failpoints
 from fediverse_share.clearing import directory, transport, wire
 from fediverse_share.clearing.settlement import Refusal, send_on
 from fediverse_share.clock import now_us
@@ -32,8 +33,6 @@ from fediverse_share.exchange_api.errors import QuoteRefused, UnknownPayment
 from fediverse_share.members import Member
 from fediverse_share.runtime import Runtime
 
-#: How long the payer's hold lasts: enough for four hops, each ten seconds shorter.
-PAYER_HOLD_US = 90 * 1_000_000
 _STATE = {
     LegState.PREPARED: "pending",
     LegState.COMMITTED: "committed",
@@ -190,7 +189,7 @@ def _store_quote(
     return found
 
 
-def _start(conn: Connection, payer: Member, quote_id: str, key: str) -> CrossPayment:
+def _start(conn: Connection, payer: Member, quote_id: str, key: str, hold_us: int) -> CrossPayment:
     """Hold the payer's leg of a quote (once, under ``key``); checks the quote."""
     payment = find_payment(conn, payer.username, quote_id)
     if payment is None:
@@ -207,7 +206,7 @@ def _start(conn: Connection, payer: Member, quote_id: str, key: str) -> CrossPay
     request = LegRequest(
         transfer_id=q.transfer_id,
         condition=q.condition,
-        expires_at_us=at + PAYER_HOLD_US,
+        expires_at_us=at + hold_us,
         destination=q.destination,
         deliver=json.dumps(wire.render_money(q.deliver_minor, q.deliver_currency), sort_keys=True),
         amount_minor=q.amount_minor,
@@ -224,7 +223,9 @@ async def pay(runtime: Runtime, payer: Member, quote_id: str, key: str) -> Cross
     """Pay a quote: hold the member's leg and send it along the path. Paying the same
     quote again with the same key returns the payment; with another key it is an
     `IdempotencyConflict`."""
-    payment = await runtime.db.write(_start, payer, quote_id, key)
+    hold_us = int(runtime.settings.clearing_hold_seconds * 1_000_000)
+    payment = await runtime.db.write(_start, payer, quote_id, key, hold_us)
+    failpoints.reach(runtime.settings, "payer_prepared")
     leg = payment.leg
     if leg is not None and leg.state is LegState.PREPARED:
         leg = await send_on(runtime, leg)

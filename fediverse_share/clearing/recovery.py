@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from activitypub.errors import ActivityPubError
+from activitypub.errors import ActivityPubError, FetchFailed
 from exchange import clearing, peers
 from exchange import clearing_tables as ct
 from exchange.clearing import Leg, LegState
@@ -50,9 +50,14 @@ def _stalled(conn: Connection, before_us: int) -> list[Leg]:
 
 async def resolve_prepared(runtime: Runtime) -> int:
     """Worker step: one pass over stalled legs; counts those whose state changed."""
+    return await resolve_stalled(runtime, now_us() - RETRY_AFTER_US)
+
+
+async def resolve_stalled(runtime: Runtime, before_us: int) -> int:
+    """Send on, or settle, prepared legs that have not moved since ``before_us``."""
     changed = 0
-    for leg in await runtime.db.read(_stalled, now_us() - RETRY_AFTER_US):
-        if now_us() < leg.expires_at_us - settlement.HOP_MARGIN_US:
+    for leg in await runtime.db.read(_stalled, before_us):
+        if now_us() < leg.expires_at_us - settlement.hop_margin_us(runtime):
             after = await settlement.send_on(runtime, leg)
         else:
             after = await _settle_expired(runtime, leg)
@@ -79,6 +84,9 @@ async def leg_state_at(runtime: Runtime, domain: str, transfer_id: str) -> dict[
         return await fetcher.get_json(
             url, accept="application/json", media_types=("application/json",)
         )
+    except FetchFailed as error:
+        # The downstream answers 404 for a transfer it never held: it cannot commit it.
+        return {"state": "unknown"} if error.status == 404 else None
     except ActivityPubError:
         return None
 

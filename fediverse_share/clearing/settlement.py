@@ -10,8 +10,9 @@ receives ``Offer(ClearingTransfer)`` from its upstream neighbour:
 * **prepare** (with the condition, the amount and an expiry): it holds its leg
   (`exchange.clearing.prepare`) in one database write, then the payee's community
   commits at once and answers the fulfilment; a community in between sends the leg on
-  with an expiry ``HOP_MARGIN_US`` earlier, commits when the fulfilment comes back
-  and answers it upstream, or aborts and answers the refusal.
+  with an expiry `hop_margin_us` earlier (``clearing_hop_margin_seconds``), commits
+  when the fulfilment comes back and answers it upstream, or aborts and answers the
+  refusal.
 
 No database transaction spans a network call. A leg whose downstream could not be
 reached stays prepared and is answered 202; `fediverse_share.clearing.recovery` sends
@@ -33,6 +34,7 @@ from exchange.clearing import Leg, LegRequest, LegState
 from exchange.errors import LedgerError
 from exchange.money import Currency
 from exchange.settings import get_currency
+from fediverse_share import failpoints
 from fediverse_share.clearing import transport, wire
 from fediverse_share.clock import now_us, render_iso_micros
 from fediverse_share.errors import AppError
@@ -40,9 +42,6 @@ from fediverse_share.exchange_api.handles import parse_local_handle
 from fediverse_share.members import find_member
 from fediverse_share.runtime import Runtime
 
-HOP_MARGIN_US = 10 * 1_000_000
-#: A community refuses to hold a leg that would expire sooner than this (ILP's R02).
-MIN_HOLD_US = 5 * 1_000_000
 QUOTE_VALIDITY_US = 5 * 60 * 1_000_000
 _FULFILMENT_CONTEXT = b"fediverse-share clearing fulfilment\n"
 
@@ -59,6 +58,11 @@ class Refusal(AppError):
 
 def refusal_of(error: LedgerError | AppError) -> Refusal:
     return Refusal(error.code, error.message)
+
+
+def hop_margin_us(runtime: Runtime) -> int:
+    """How much earlier each next community's hold expires than ours."""
+    return int(runtime.settings.clearing_hop_margin_seconds * 1_000_000)
 
 
 def fulfilment_for(secret_key: str, transfer_id: str) -> str:
@@ -222,7 +226,9 @@ def leg_request(
 ) -> LegRequest:
     """The leg ``message`` asks this community to hold; raises `Refusal`."""
     assert message.condition is not None and message.expires_at_us is not None
-    if message.expires_at_us - now_us() < MIN_HOLD_US + (HOP_MARGIN_US if at.downstream else 0):
+    # A hold must outlive half a margin here, and a whole one more to go on (ILP's R02).
+    margin = hop_margin_us(runtime)
+    if message.expires_at_us - now_us() < margin // 2 + (margin if at.downstream else 0):
         raise Refusal("insufficient_timeout", "the transfer expires too soon to go on")
     link = peers.get_link(conn, at.upstream)
     upstream_currency = Currency(link.currency_code, link.currency_code, link.currency_scale)
@@ -270,8 +276,11 @@ async def answer_prepare(
         leg = await runtime.db.write(_prepare, runtime, message, at)
     except LedgerError as error:
         return 200, reject(runtime, request_id, message.transfer_id, refusal_of(error))
+    failpoints.reach(runtime.settings, "hop_prepared" if at.downstream else "payee_committed")
     if leg.state is LegState.PREPARED and leg.downstream_domain is not None:
         leg = await send_on(runtime, leg)
+        if leg.state is LegState.COMMITTED:
+            failpoints.reach(runtime.settings, "hop_committed")
     currency = await runtime.db.read(get_currency)
     return answer_for_leg(runtime, request_id, leg, currency)
 
@@ -281,7 +290,7 @@ async def send_on(runtime: Runtime, leg: Leg) -> Leg:
     fulfilment, abort on a refusal, or stay prepared if there is no answer yet."""
     assert leg.downstream_domain is not None
     link, currency = await runtime.db.read(_link_and_currency, leg.downstream_domain)
-    expires = leg.expires_at_us - HOP_MARGIN_US
+    expires = leg.expires_at_us - hop_margin_us(runtime)
     message = wire.TransferMessage(
         transfer_id=leg.transfer_id,
         path=leg.path,
