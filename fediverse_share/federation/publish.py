@@ -18,6 +18,7 @@ from fediverse_share import tables
 from fediverse_share.clock import now_us, render_iso
 from fediverse_share.errors import Forbidden, NotFound
 from fediverse_share.federation import audiences, delivery
+from fediverse_share.federation.actor_fields import actor_attachment
 from fediverse_share.federation.render import AS_CONTEXT, PUBLIC, render_actor
 from fediverse_share.mastodon import events
 from fediverse_share.runtime import Runtime
@@ -308,8 +309,9 @@ def update_profile(
     a = tables.actors
     conn.execute(update(a).where(a.c.id == actor_id).values(name=name, summary=summary))
     actor = local_actor(conn, actor_id)
-    document = render_actor(actor, runtime.instance)
     at = now_us()
+    attachment = actor_attachment(conn, actor, at)  # Mastodon replaces fields on Update
+    document = render_actor(actor, runtime.instance, attachment=attachment)
     activity = {
         "@context": document["@context"],
         "id": f"{actor['uri']}#updates/{at}",

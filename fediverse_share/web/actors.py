@@ -12,7 +12,9 @@ from starlette.routing import BaseRoute, Route
 
 from activitypub.collections import render_ordered_collection, render_ordered_collection_page
 from fediverse_share import actors, tables
+from fediverse_share.clock import now_us
 from fediverse_share.errors import BadRequest
+from fediverse_share.federation.actor_fields import actor_attachment
 from fediverse_share.federation.render import render_actor
 from fediverse_share.runtime import Runtime
 from fediverse_share.web import pages
@@ -35,7 +37,8 @@ async def actor(request: Request) -> Response:
         return await instance_actor(request)
     if not wants_activity_json(request):
         return await profile_page(request)
-    return ActivityJSONResponse(render_actor(row, runtime.instance))
+    attachment = await runtime.db.read(actor_attachment, row, now_us())
+    return ActivityJSONResponse(render_actor(row, runtime.instance, attachment=attachment))
 
 
 async def instance_actor(request: Request) -> Response:

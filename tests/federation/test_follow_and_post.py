@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+import orjson
 from sqlalchemy import Connection, func, select
 
 from fediverse_share import members, tables
@@ -18,6 +21,13 @@ async def _collection_items(url: str) -> list[str]:
         first = (await client.get(url, headers=AP)).json()["first"]
         page = (await client.get(first, headers=AP)).json()
     return [i if isinstance(i, str) else i["id"] for i in page["orderedItems"]]
+
+
+def _received(conn: Connection, actor_uri: str, kind: str) -> list[dict[str, Any]]:
+    """Activities of ``kind`` this instance's inbox took from ``actor_uri``, oldest first."""
+    i = tables.inbox_items
+    rows = conn.execute(select(i.c.body).where(i.c.actor_uri == actor_uri).order_by(i.c.id))
+    return [doc for doc in map(orjson.loads, rows.scalars()) if doc["type"] == kind]
 
 
 def _announces_by(conn: Connection, actor_uri: str) -> int:
@@ -59,6 +69,8 @@ async def test_follow_post_update_delete_and_unfollow(two: tuple[Instance, Insta
     await run_until_idle(a.runtime, b.runtime)
     cached = await b.runtime.db.read(remote_actors.find_actor, alice.uri)
     assert cached is not None and cached["name"] == "Alice A."
+    profile = (await b.runtime.db.read(_received, alice.uri, "Update"))[-1]["object"]
+    assert [field["name"] for field in profile["attachment"]] == ["Reputation"]
 
     await actions.delete(a.runtime, alice, published.post_id)
     await run_until_idle(a.runtime, b.runtime)

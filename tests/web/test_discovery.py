@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from fediverse_share import members
 from tests.conftest import TEST_DATABASE_URL
 from tests.support.instances import Instance, running_instance
+from tests.support.tokens import Community, SignedIn, community
 
 AP = {"Accept": "application/activity+json"}
 ACTOR_FIELDS = {
@@ -79,7 +81,8 @@ async def test_webfinger_errors_are_json(instance: Instance) -> None:
 
 
 async def test_actor_documents_have_every_field(instance: Instance) -> None:
-    """Person, Group and Application documents carry DESIGN §3's fields, id = URL."""
+    """Person, Group and Application documents carry DESIGN §3's fields, id = URL; the
+    Person its reputation as a PropertyValue."""
     base = instance.base_url
     for path, kind in (
         ("/users/alice", "Person"),
@@ -99,6 +102,12 @@ async def test_actor_documents_have_every_field(instance: Instance) -> None:
         assert key["id"] == f"{base}{path}#main-key" and key["owner"] == doc["id"]
         assert "BEGIN PUBLIC KEY" in key["publicKeyPem"]
         assert doc["endpoints"]["sharedInbox"] == f"{base}/inbox"
+        fields = [
+            {"type": "PropertyValue", "name": "Reputation", "value": "3.00 / 5, no reviews yet"}
+        ]
+        assert doc.get("attachment") == (fields if kind == "Person" else None)
+        context = {k: v for entry in doc["@context"][2:] for k, v in entry.items()}
+        assert context["PropertyValue"] == "schema:PropertyValue"
 
 
 async def test_browsers_get_a_profile_page(instance: Instance) -> None:
@@ -125,3 +134,35 @@ async def test_host_meta_and_nodeinfo(instance: Instance) -> None:
         assert doc["usage"]["users"]["total"] == 1
     missing = await _get(f"{base}/nodeinfo/1.0")
     assert missing.status_code == 404
+
+
+async def _post(site: Community, who: SignedIn, path: str, body: dict[str, Any]) -> Any:
+    headers = {**who.headers, "Idempotency-Key": path.strip("/").replace("/", ".")}
+    response = await site.http.post(f"/api/exchange/v1{path}", json=body, headers=headers)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+async def _settle_and_review(site: Community, seller: SignedIn, buyer: SignedIn) -> None:
+    """A paid trade between the two through the exchange API, then both reviews."""
+    listing = {"ref": "https://example.org/listings/1", "title": "A ladder", "kind": "offer"}
+    terms = {"listing": listing, "role": "provider", "option": "fixed", "price": "2.00"}
+    trade = await _post(site, seller, "/trades", terms | {"with": buyer.username})
+    path = f"/trades/{trade['id']}"
+    for who, action in ((buyer, "accept"), (seller, "deliver"), (buyer, "confirm"), (buyer, "pay")):
+        await _post(site, who, f"{path}/{action}", {})
+    for who, rating in ((buyer, 5), (seller, 4)):
+        await _post(site, who, f"{path}/review", {"rating": rating, "text": "Thanks"})
+
+
+async def test_a_members_actor_shows_the_reputation_the_api_computes(tmp_path: Path) -> None:
+    """After reviews, /users/NAME carries the same score as the reputation endpoint."""
+    async with community(tmp_path) as site:
+        alice, bob = await site.sign_up("alice"), await site.sign_up("bob")
+        await _settle_and_review(site, alice, bob)
+        url = "/api/exchange/v1/members/alice/reputation"
+        reputation = (await site.http.get(url, headers=bob.headers)).json()
+        assert reputation["reviewer_count"] == 1 and reputation["score"] != "3.00"
+        actor = (await site.http.get("/users/alice", headers=AP)).json()
+    value = f"{reputation['score']} / 5 from 1 reviewer"
+    assert actor["attachment"] == [{"type": "PropertyValue", "name": "Reputation", "value": value}]
