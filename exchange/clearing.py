@@ -248,15 +248,29 @@ def _convert(
 
 
 def _same_request(leg: Leg, request: LegRequest) -> bool:
-    amount_in = None if leg.role is LegRole.PAYER else leg.amount_in_minor
+    """Whether ``request`` is the one that prepared ``leg`` (a replay): every field the
+    leg keeps, including whose money it moves, its expiry, memo and the rates cited."""
+    role = _role(request)
+    try:
+        accounts = _accounts(request, role)
+    except InvalidRequest:
+        return False
+    amount = leg.gross_minor if leg.role is LegRole.PAYER else leg.amount_in_minor
     return (
-        leg.condition == request.condition.lower()
+        leg.role is role
+        and (leg.debit_account_id, leg.credit_account_id) == accounts
+        and leg.condition == request.condition.lower()
         and leg.upstream_domain == request.upstream
         and leg.downstream_domain == request.downstream
         and leg.destination == request.destination
         and leg.deliver == request.deliver
+        and (role is not LegRole.PAYEE or leg.deliver_minor == request.deliver_minor)
         and leg.path == tuple(request.path)
-        and (leg.gross_minor if leg.role is LegRole.PAYER else amount_in) == request.amount_minor
+        and leg.rate_ids == dict(request.rate_ids)
+        and request.rate_id in (None, leg.rate_id)
+        and leg.expires_at_us == request.expires_at_us
+        and leg.memo == request.memo
+        and amount == request.amount_minor
     )
 
 
@@ -368,15 +382,17 @@ def commit(
 ) -> Leg:
     """Post a prepared leg whose condition ``fulfilment`` satisfies.
 
-    If the holds have expired meanwhile, the leg becomes ``in_doubt`` (with the
-    fulfilment kept) instead: money moved downstream that did not move here. Raises
-    `UnknownLeg`, `WrongFulfilment`, `LegNotPrepared` (aborted or expired).
+    If the holds have expired meanwhile (or the leg was marked expired), the leg becomes
+    ``in_doubt`` (with the fulfilment kept) instead: money moved downstream that did not
+    move here. Raises `UnknownLeg`, `WrongFulfilment`, `LegNotPrepared` (aborted).
     """
     leg = get_leg(conn, transfer_id, lock=True)
     if condition_of(fulfilment) != leg.condition:
         raise WrongFulfilment(transfer_id)
     if leg.state in (LegState.COMMITTED, LegState.IN_DOUBT):
         return leg
+    if leg.state is LegState.ABORTED:  # its holds were voided, not expired: too late
+        raise LegNotPrepared(transfer_id, leg.state.value)
     values: dict[str, Any] = {"fulfilment": fulfilment.lower()}
     if downstream_gross_minor is not None:
         values["downstream_gross_minor"] = downstream_gross_minor
