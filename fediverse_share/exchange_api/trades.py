@@ -59,6 +59,7 @@ from fediverse_share.exchange_api.handles import parse_local_handle
 from fediverse_share.exchange_api.render import render_trade
 from fediverse_share.members import Member, find_member
 from fediverse_share.runtime import Runtime
+from fediverse_share.trades import notices
 from fediverse_share.trades.steps import step_and_federate
 
 PROPOSAL_FIELDS = frozenset(
@@ -158,12 +159,18 @@ def get_visible_trade(conn: Connection, trade_id: str, viewer: str) -> Trade:
 
 
 def _propose(
-    conn: Connection, member: Member, body: dict[str, Any], trade_id: str, domain: str, at_us: int
+    conn: Connection,
+    runtime: Runtime,
+    member: Member,
+    body: dict[str, Any],
+    trade_id: str,
+    at_us: int,
 ) -> TradeView:
-    proposal = parse_proposal(conn, member, body, trade_id, domain)
-    return _view(
-        conn, trades.propose(conn, proposal, member.username, at_us), member.username, at_us
-    )
+    proposal = parse_proposal(conn, member, body, trade_id, runtime.instance.domain)
+    seen = notices.count_steps(conn, trade_id)
+    trade = trades.propose(conn, proposal, member.username, at_us)
+    notices.tell_new_steps(conn, runtime, trade, seen)  # the other member hears of it
+    return _view(conn, trade, member.username, at_us)
 
 
 async def propose_trade(request: Request) -> Response:
@@ -183,7 +190,7 @@ async def propose_trade(request: Request) -> Response:
     reject_unknown_fields(body, PROPOSAL_FIELDS)
     key = idempotency_key(request, body) or str(runtime.ids.next_id())
     trade_id = f"{member.username}:{key}"
-    view = await runtime.db.write(_propose, member, body, trade_id, domain, now_us())
+    view = await runtime.db.write(_propose, runtime, member, body, trade_id, now_us())
     location = f"{runtime.instance.base_url}/api/exchange/v1/trades/{trade_id}"
     return JSONResponse(render_trade(view, domain), status_code=201, headers={"Location": location})
 

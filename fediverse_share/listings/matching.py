@@ -1,8 +1,18 @@
 """Matching offers with needs: when a listing arrives or is created, find listings of
 the opposite purpose that share words with its title (or its category), and keep a
-match for each local member concerned, for the notifications they will see."""
+match for each local member concerned.
+
+In the same write, each of them gets a Mastodon ``status`` notification whose account
+is the other listing's author and whose status is the other listing: the standard
+type for "someone posted something you asked to hear of", which every client shows
+with the status (its content and card) and the author, as for a followed account
+with notifications on. It is keyed by the other listing, so one listing matching
+two of a member's own tells them once.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import Connection, select
 
@@ -10,6 +20,7 @@ from fediverse_share import tables
 from fediverse_share.clock import now_us
 from fediverse_share.listings.model import Listing, Purpose, get_listing
 from fediverse_share.listings.search import SearchQuery, search, terms_of
+from fediverse_share.mastodon import notifications
 from fediverse_share.runtime import Runtime
 from fediverse_share.upserts import insert_or_ignore
 
@@ -63,10 +74,12 @@ def record_matches(conn: Connection, runtime: Runtime, listing_id: int) -> int:
     matches = find_matches(conn, listing, at)
     users = _local_user_ids(conn, {listing.author_id} | {m.author_id for m, _ in matches})
     rows = []
+    told: dict[int, tuple[Listing, set[int]]] = {}
     for match, score in matches:
         for own, other in ((listing, match), (match, listing)):
             user_id = users.get(own.author_id)
             if user_id is not None:
+                told.setdefault(other.id, (other, set()))[1].add(user_id)
                 rows.append(
                     {
                         "id": runtime.ids.next_id(),
@@ -78,4 +91,14 @@ def record_matches(conn: Connection, runtime: Runtime, listing_id: int) -> int:
                     }
                 )
     insert_or_ignore(conn, tables.listing_matches, rows)
+    _tell(conn, runtime, told.values())
     return len(rows)
+
+
+def _tell(conn: Connection, runtime: Runtime, told: Iterable[tuple[Listing, set[int]]]) -> None:
+    """Each member hears of the other listing as a ``status`` notification."""
+    for other, user_ids in told:
+        notifications.notify(
+            conn, runtime.ids, user_ids, "status",
+            account_id=other.author_id, source_uri=other.uri, status_id=other.id,
+        )  # fmt: skip

@@ -63,7 +63,8 @@ def _url_html(url: str) -> str:
     )
 
 
-def _mention_html(target: MentionTarget) -> str:
+def render_mention(target: MentionTarget) -> str:
+    """A mention's link, marked up as Mastodon does (``h-card``, ``u-url mention``)."""
     return (
         f'<span class="h-card" translate="no"><a href="{html.escape(target.url)}" '
         f'class="u-url mention">@<span>{html.escape(target.username)}</span></a></span>'
@@ -87,7 +88,7 @@ def _line_html(line: str, mentions: dict[str, MentionTarget], base_url: str) -> 
             out.append(_url_html(match.group("url")))
         elif match.group("mention"):
             target = mentions.get(handle_key(match.group("user"), match.group("domain")))
-            out.append(_mention_html(target) if target else html.escape(match.group(0)))
+            out.append(render_mention(target) if target else html.escape(match.group(0)))
         else:
             out.append(_tag_html(match.group("name"), base_url))
     out.append(html.escape(line[position:]))

@@ -4,7 +4,10 @@ Each is keyed by what caused it (``source_uri``: a Follow's, Like's or Announce'
 id, or a post's uri) together with its type, so handling an activity twice never
 notifies twice. Types are Mastodon's own and no others: ``follow``,
 ``follow_request``, ``mention``, ``reblog``, ``favourite`` and ``status``.
-Members are never notified of their own actions.
+Members are never notified of their own actions. A listing that matches one of a
+member's is a ``status`` notification by its author (`listings.matching`); a step
+the other party takes in a trade is a ``mention`` by the community, whose direct
+message says what happened (`trades.notices`).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from fediverse_share.clock import now_us
 from fediverse_share.federation import publish
 from fediverse_share.members import Member
 from fediverse_share.runtime import Runtime
-from fediverse_share.trades import records
+from fediverse_share.trades import notices, records
 from fediverse_share.trades.errors import ListingNotTradable, NotTheCounterparty, OfferInvalid
 from fediverse_share.trades.wire import (
     AgreementTerms,
@@ -202,10 +202,12 @@ def _record_offer(
     parse_terms(agreement, listing_terms(listing, agreement_uri, option, due))
     them, owner = Party.remote(actor["uri"]), Party.local(author["username"])
     trade_id = trade_id_for(agreement_uri)
-    trades.propose(
+    seen = notices.count_steps(conn, trade_id)
+    trade = trades.propose(
         conn, _proposal(conn, listing, trade_id, owner, them, agreement_uri, due), them, now_us()
     )
     records.remember(conn, runtime, activity, actor["id"], agreement_uri)
+    notices.tell_new_steps(conn, runtime, trade, seen)  # the listing's author hears of it
 
 
 def _answer(conn: Connection, runtime: Runtime, activity: Activity, agreement_uri: str) -> None:

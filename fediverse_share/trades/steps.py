@@ -9,7 +9,9 @@ step (deliver, confirm, pay, return, cancel) as ``Create(EconomicEvent{context:
 (`apply_remote`), as the remote party; a step repeated changes nothing (the domain
 recognises it). When a trade settles on the server of the listing's author (the
 respondent), that server publishes the receipt ``Create(Document{name: "Receipt",
-context: <Agreement>})`` to the other party, once: settling happens once.
+context: <Agreement>})`` to the other party, once: settling happens once. Either way,
+the other party hears of a new step in the same write when they are a member here
+(`fediverse_share.trades.notices`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from fediverse_share.clock import now_us
 from fediverse_share.federation import publish
 from fediverse_share.members import Member
 from fediverse_share.runtime import Runtime
-from fediverse_share.trades import records
+from fediverse_share.trades import notices, records
 from fediverse_share.trades.errors import NotTheCounterparty, OfferInvalid, UnknownAgreement
 from fediverse_share.trades.wire import (
     EVENT_STEPS,
@@ -61,11 +63,12 @@ def step_and_federate(
 ) -> Trade:
     """Take a member's step with the domain's ``step`` function; if the trade is with
     another community, send what changed (nothing when the step was a repeat)."""
-    seen = len(list_steps(conn, trade_id))
+    seen = notices.count_steps(conn, trade_id)
     trade = step(conn, trade_id, actor, at_us, **arguments)
     if trade.is_remote and trade.agreement_uri is not None:
         for new in list_steps(conn, trade_id)[seen:]:
             _send(conn, runtime, trade, new)
+    notices.tell_new_steps(conn, runtime, trade, seen)  # the other party, if a member here
     return trade
 
 
@@ -115,10 +118,11 @@ def apply_remote(
 ) -> Trade:
     """Take the remote party's ``step`` on our record; publish the receipt if it settles."""
     arguments: dict[str, Any] = {"reason": reason} if step in _WITH_REASON else {}
-    seen = len(list_steps(conn, trade.id))
+    seen = notices.count_steps(conn, trade.id)
     after = _DOMAIN_STEPS[step](conn, trade.id, Party.remote(actor_uri), now_us(), **arguments)
     if any(s.action is Action.SETTLE for s in list_steps(conn, trade.id)[seen:]):
         _publish_receipt(conn, runtime, after, records.local_actor(conn, after))
+    notices.tell_new_steps(conn, runtime, after, seen)
     return after
 
 

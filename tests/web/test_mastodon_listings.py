@@ -22,6 +22,7 @@ from tests.support.mastodon_entities import (
     check_account,
     check_card,
     check_json_error,
+    check_notification,
     check_status,
 )
 
@@ -197,3 +198,61 @@ async def test_statuses_without_the_tags_or_not_public_stay_posts(site: Site) ->
         gone = await uma.call("GET", f"{LISTINGS}/{status['id']}")
         assert gone.status_code == 404
     check_json_error(await uma.call("POST", "/api/v1/statuses", data={"status": "#offer"}), 422)
+
+
+async def _notifications(member: Member, **params: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = await member.get("/api/v1/notifications", params=params)
+    for notification in found:
+        check_notification(notification)
+    return found
+
+
+async def test_a_match_reaches_both_members_as_a_status_notification(site: Site) -> None:
+    """Each side of a match hears of the other's listing: a status notification by its author."""
+    xia = await site.member("xia")
+    yan = await site.member("yan")
+    zoe = await site.member("zoe")
+    offer = await xia.post("/api/v1/statuses", data={"status": "#offer Sourdough starter #food"})
+    need = await yan.post("/api/v1/statuses", data={"status": "Some sourdough starter #need"})
+    [told_yan] = await _notifications(yan, **{"types[]": "status"})
+    assert (told_yan["account"]["acct"], told_yan["status"]["id"]) == ("xia", offer["id"])
+    assert told_yan["status"]["card"]["title"] == "Offer: Sourdough starter"
+    [told_xia] = await _notifications(xia, **{"types[]": "status"})
+    assert (told_xia["account"]["acct"], told_xia["status"]["id"]) == ("yan", need["id"])
+    assert await _notifications(zoe) == []
+
+
+async def _trade(member: Member, path: str, **body: Any) -> dict[str, Any]:
+    response = await member.call("POST", f"/api/exchange/v1/trades{path}", json=body)
+    assert response.status_code in (200, 201), response.text
+    trade: dict[str, Any] = response.json()
+    return trade
+
+
+async def test_trade_steps_are_told_to_the_other_member_by_the_community(site: Site) -> None:
+    """The other party's trade steps reach a member as a direct mention from the community."""
+    ada = await site.member("ada")
+    ben = await site.member("ben")
+    tent = await ada.post("/api/v1/statuses", data={"status": "#offer Tent for two #camping"})
+    listing = {"ref": tent["uri"], "title": "Tent for two", "kind": "offer"}
+    trade = await _trade(
+        ben, "", listing=listing, role="receiver", option="gift", **{"with": "ada"}
+    )
+    [told] = await _notifications(ada, **{"types[]": "mention"})
+    community = await _community(site)
+    notice = told["status"]
+    assert told["account"]["id"] == community["id"] == notice["account"]["id"]
+    assert notice["visibility"] == "direct" and [m["acct"] for m in notice["mentions"]] == ["ada"]
+    assert "@ben</a> proposes a trade on" in notice["content"]
+    assert f'<a href="{tent["uri"]}">“Tent for two”</a> (gift)' in notice["content"]
+    assert f"<code>{trade['id']}</code>" in notice["content"]
+    check_json_error(await ben.call("GET", f"/api/v1/statuses/{notice['id']}"), 404)
+    assert await _notifications(ben) == []
+
+    for _ in range(2):  # a step repeated with its key tells nobody twice
+        await _trade(ada, f"/{trade['id']}/accept", id="yes")
+    await _trade(ada, f"/{trade['id']}/deliver")
+    answers = await _notifications(ben, **{"types[]": "mention"})
+    said = [n["status"]["content"] for n in answers]  # newest first
+    assert len(said) == 2 and "delivered" in said[0] and "accepted the trade on" in said[1]
+    assert len(await _notifications(ada, **{"types[]": "mention"})) == 1  # not her own steps
