@@ -1,0 +1,258 @@
+"""Clearing under faults: replays, a payee that is down, holds that expire, a lost
+answer after a commit, forged and unpeered senders, stale quotes, full links."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from exchange import accounts, clearing, reconciliation
+from exchange.clearing import LegState
+from exchange.peers import LinkStatus
+from fediverse_share import ledger
+from fediverse_share.clearing import payments, peering, reconcile, recovery, settlement
+from fediverse_share.clearing.settlement import Refusal
+from fediverse_share.clock import now_us
+from fediverse_share.exchange_api.errors import QuoteRefused
+from tests.clearing.conftest import QUICK, Community, community, link, three_linked
+
+
+async def _balances(*communities: Community) -> list[dict[str, tuple[int, int, int]]]:
+    """Every account of every ledger: balance and both pending totals."""
+    found = []
+    for c in communities:
+        rows = await c.runtime.db.read(accounts.list_accounts)
+        found.append(
+            {a.id: (a.balance_minor, a.debits_pending_minor, a.credits_pending_minor) for a in rows}
+        )
+    return found
+
+
+async def _quote(payer: Community, payee: Community, amount: str, code: str):
+    return await payments.quote(
+        payer.runtime, payer.member, payee.member.username, payee.domain, amount, code
+    )
+
+
+async def _states(transfer_id: str, *communities: Community) -> list[LegState | None]:
+    states = []
+    for c in communities:
+        leg = await c.runtime.db.read(clearing.find_leg, transfer_id)
+        states.append(None if leg is None else leg.state)
+    return states
+
+
+async def _clean(*communities: Community) -> None:
+    for c in communities:
+        assert await c.audit() == [], c.name
+
+
+async def _recover(*communities: Community) -> None:
+    """Each community's recovery step, for every leg, now (no waiting for stalls)."""
+    for c in communities:
+        await ledger.expire_holds(c.runtime)
+        await recovery.resolve_stalled(c.runtime, now_us())
+
+
+async def _until_expired() -> None:
+    """Wait (real time) until the payer's hold, the longest on the path, has expired."""
+    await asyncio.sleep(QUICK["clearing_hold_seconds"] + 1.0)
+
+
+async def test_a_replayed_prepare_changes_nothing(linked):
+    """Sending a committed leg's prepare again gets the same fulfilment and books nothing."""
+    a, b, c = linked
+    quote = await _quote(a, b, "10", "BBB")
+    paid = await payments.pay(a.runtime, a.member, quote.quote_id, "k")
+    assert paid.state == "committed"
+    before = await _balances(a, b, c)
+    leg = await a.runtime.db.read(clearing.get_leg, quote.transfer_id)
+    for _ in range(3):
+        again = await settlement.send_on(a.runtime, leg)
+        assert again.state is LegState.COMMITTED
+    repaid = await payments.pay(a.runtime, a.member, quote.quote_id, "k")
+    assert repaid.leg == paid.leg
+    assert await _balances(a, b, c) == before
+    await _clean(a, b, c)
+
+
+async def test_paying_a_quote_twice_with_another_key_is_refused(linked):
+    """A quote is paid once: another idempotency key for it is a conflict."""
+    a, _, c = linked
+    quote = await _quote(a, c, "2", "CCC")
+    await payments.pay(a.runtime, a.member, quote.quote_id, "first")
+    with pytest.raises(Exception) as caught:
+        await payments.pay(a.runtime, a.member, quote.quote_id, "second")
+    assert getattr(caught.value, "code", "") == "idempotency_conflict"
+
+
+async def test_a_payee_that_is_down_is_paid_once_it_is_back(linked):
+    """With B down the payment waits prepared on A and C; once B is back, recovery
+    commits it on every hop, and the links reconcile."""
+    a, b, c = linked
+    quote = await _quote(a, b, "12", "BBB")
+    await b.stop()
+    paid = await payments.pay(a.runtime, a.member, quote.quote_id, "k")
+    assert paid.state == "pending"
+    assert await _states(quote.transfer_id, a, c) == [LegState.PREPARED] * 2
+    assert (await a.account("alice")).available_minor < 0  # held, not posted
+    await b.start()
+    await _recover(c, a)
+    assert await _states(quote.transfer_id, a, c, b) == [LegState.COMMITTED] * 3
+    assert (await b.account("bob")).balance_minor >= 12
+    await _clean(a, b, c)
+    for x, y in ((a, c), (c, b)):
+        assert await reconcile.reconcile_link(x.runtime, y.domain) is True
+
+
+async def test_holds_expire_when_the_payee_never_got_the_transfer(tmp_path: Path):
+    """B is down until every hold has expired: nothing is booked anywhere, the holds
+    are released, and the payment reads expired."""
+    async with three_linked(tmp_path, **QUICK) as (a, b, c):
+        before = await _balances(a, b, c)
+        quote = await _quote(a, b, "12", "BBB")
+        await b.stop()
+        paid = await payments.pay(a.runtime, a.member, quote.quote_id, "k")
+        assert paid.state == "pending"
+        await _until_expired()
+        await b.start()
+        await _recover(c, a)
+        states = await _states(quote.transfer_id, a, c, b)
+        assert states == [LegState.EXPIRED, LegState.EXPIRED, None]
+        assert await _balances(a, b, c) == before
+        await _clean(a, b, c)
+
+
+async def test_a_lost_answer_after_the_commit_leaves_an_in_doubt_leg_that_freezes_the_link(
+    tmp_path: Path,
+):
+    """B commits but fails before answering; C's hold expires before it learns of it:
+    C's leg is in doubt (never guessed), and reconciliation freezes the C-B link."""
+    async with three_linked(tmp_path, **QUICK) as (a, b, c):
+        quote = await _quote(a, b, "12", "BBB")
+        await b.stop()
+        await b.start(failpoints="payee_committed=error")
+        paid = await payments.pay(a.runtime, a.member, quote.quote_id, "k")
+        assert paid.state == "pending"
+        assert await _states(quote.transfer_id, b) == [LegState.COMMITTED]
+        await _until_expired()
+        await _recover(c, a)
+        states = await _states(quote.transfer_id, a, c, b)
+        assert states[1] is LegState.IN_DOUBT
+        assert states[2] is LegState.COMMITTED
+        for x in (a, b, c):
+            assert await x.audit() == []
+        assert await reconcile.reconcile_link(c.runtime, b.domain) is False
+        assert (await c.link(b)).status is LinkStatus.FROZEN
+        assert (await b.link(c)).status is LinkStatus.FROZEN
+        with pytest.raises(Refusal) as refused:
+            await _quote(a, b, "1", "BBB")
+        assert refused.value.code in ("link_not_active", "no_route")
+
+
+async def test_only_peers_may_send_clearing_messages(linked, tmp_path: Path):
+    """A community C has no link with is refused, and nothing is held anywhere."""
+    a, b, c = linked
+    async with community("d", "dora", tmp_path) as d:
+        await link(d, a, "100", "100")  # D peers with A only, not with C
+        before = await _balances(a, b, c)
+        quote = await _quote(a, c, "2", "CCC")
+        message = settlement.wire.TransferMessage(
+            transfer_id=f"{d.instance.base_url}/clearing/transfers/1",
+            path=(d.domain, c.domain),
+            destination=f"acct:carol@{c.domain}",
+            deliver={"currency": "CCC", "value": "2.000"},
+            memo="",
+            condition=quote.condition,
+            amount={"currency": "DDD", "value": "1.00"},
+            expires_at_us=now_us() + 60_000_000,
+            rate_ids={},
+        )
+        answer = await settlement.transport.ask(
+            d.runtime,
+            c.runtime.instance.base_url + "/actor/inbox",
+            settlement.wire.activity(
+                "Offer",
+                settlement.transport.message_id(d.runtime),
+                d.runtime.instance.instance_actor_uri,
+                c.runtime.instance.instance_actor_uri,
+                settlement.wire.render_transfer(message),
+            ),
+            5.0,
+        )
+        assert answer.kind == "Reject"
+        assert answer.result["code"] == "unknown_peer"
+        assert await _balances(a, b, c) == before
+
+
+async def test_a_quote_past_its_validity_is_refused(linked):
+    """A rate posted for a moment makes a quote that cannot be paid once it is over."""
+    a, b, c = linked
+    await c.runtime.db.write(
+        peering.post_rate, c.runtime, "AAA", "2", fee_bps=0, valid_hours=1.5 / 3600
+    )
+    quote = await _quote(a, c, "2", "CCC")
+    await asyncio.sleep(2.0)
+    before = await _balances(a, b, c)
+    with pytest.raises(QuoteRefused) as refused:
+        await payments.pay(a.runtime, a.member, quote.quote_id, "k")
+    assert refused.value.code == "quote_expired"
+    assert await _balances(a, b, c) == before
+
+
+async def test_an_amount_over_the_quotes_maximum_is_refused(linked):
+    """C's posted maximum caps what one transfer may carry into C."""
+    a, _, c = linked
+    await c.runtime.db.write(
+        peering.post_rate, c.runtime, "AAA", "2", fee_bps=0, valid_hours=1, max_amount="3"
+    )
+    with pytest.raises(Refusal) as refused:
+        await _quote(a, c, "5", "CCC")
+    assert refused.value.code == "amount_over_quote"
+
+
+async def test_concurrent_payments_never_exceed_a_links_limit(linked):
+    """Ten payments at once through a link with room for four: four commit, the rest
+    are refused, and the link's account stays within its limit."""
+    a, b, c = linked
+    await peering.add_peer(a.runtime, c.handle(), "10")  # A now allows 10.00 AAA towards C
+    quotes = [await _quote(a, c, "5", "CCC") for _ in range(10)]  # 2.50 AAA each
+    paid = await asyncio.gather(
+        *(payments.pay(a.runtime, a.member, q.quote_id, f"k{i}") for i, q in enumerate(quotes)),
+        return_exceptions=True,
+    )
+    committed = [p for p in paid if isinstance(p, payments.CrossPayment)]
+    assert [p.state for p in committed] == ["committed"] * 4
+    refused = [p for p in paid if not isinstance(p, payments.CrossPayment)]
+    assert [getattr(p, "code", p) for p in refused] == ["upper_limit_exceeded"] * 6
+    assert (await a.peer_account(c)).balance_minor == 10_00
+    assert (await c.peer_account(a)).balance_minor == -20_000
+    await _clean(a, b, c)
+    assert await reconcile.reconcile_link(a.runtime, c.domain) is True
+
+
+async def test_a_suspended_link_refuses_new_payments_until_resumed(linked):
+    """C suspends its link with A: A's payments to C are refused; resumed, they pass."""
+    a, _, c = linked
+    await c.runtime.db.write(peering.set_status, c.runtime, a.domain, LinkStatus.SUSPENDED)
+    with pytest.raises(Refusal) as refused:
+        await _quote(a, c, "2", "CCC")
+    assert refused.value.code == "link_not_active"
+    await c.runtime.db.write(peering.set_status, c.runtime, a.domain, LinkStatus.ACTIVE)
+    quote = await _quote(a, c, "2", "CCC")
+    paid = await payments.pay(a.runtime, a.member, quote.quote_id, "k")
+    assert paid.state == "committed"
+
+
+async def test_statements_are_not_compared_while_a_leg_is_in_flight(linked):
+    """With a leg prepared on the link, a statement waits instead of freezing the link."""
+    a, b, c = linked
+    quote = await _quote(a, b, "12", "BBB")
+    await b.stop()
+    await payments.pay(a.runtime, a.member, quote.quote_id, "k")
+    assert await c.runtime.db.read(reconciliation.statement, b.domain) is None
+    assert await reconcile.reconcile_link(a.runtime, c.domain) is None
+    assert (await a.link(c)).status is LinkStatus.ACTIVE
+    await b.start()
