@@ -1,12 +1,14 @@
 """Mastodon.py and toot, real third-party clients, use a member's account end to end:
 log in, post, follow a community on another instance, see its posts arrive as the
-Group's reblogs, favourite and boost them across instances, read notifications."""
+Group's reblogs, favourite and boost them across instances, read notifications; post
+an offer from an app and see it reach, and be matched on, the other instance."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from mastodon import Mastodon
 from toot import api as toot_api
 from toot import auth as toot_auth
 
+from fediverse_share.trades.negotiation import trade_id_for
 from fediverse_share.worker import run_until_idle
 from tests.support.instances import Instance
 from tests.support.mastodon_client import PASSWORD, Member, Site
@@ -152,3 +155,84 @@ async def test_clients_follow_a_remote_community_and_interact(
         assert process.returncode == 0, err.decode()
         assert "carol" in out.decode()
         assert carol.username == "carol"
+
+
+async def _exchange(
+    http: httpx.AsyncClient, api: Mastodon, path: str, body: Any, key: str = "once"
+) -> Any:
+    headers = {"Authorization": f"Bearer {api.access_token}", "Idempotency-Key": key}
+    response = await http.post(f"/api/exchange/v1{path}", json=body, headers=headers)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+async def test_an_offer_from_an_app_reaches_another_community_and_is_matched(
+    two: tuple[Instance, Instance],
+) -> None:
+    """Mastodon.py: an #offer on A reaches B as the Group's reblog with card and tags; a
+    #need on B is matched with it; the trade's steps come back as notifications."""
+    a, b = two
+    async with (
+        httpx.AsyncClient(base_url=a.base_url) as ha,
+        httpx.AsyncClient(base_url=b.base_url) as hb,
+    ):
+        site_a, site_b = Site(a, ha), Site(b, hb)
+        await site_a.member("alice")
+        bob = await site_b.member("bob")
+        alice_app = await _mastodon_py(site_a, "alice")
+        bob_app = await _mastodon_py(site_b, "bob")
+        handle = f"{a.runtime.instance.community_username}@{a.domain}"
+        found = await asyncio.to_thread(bob_app.search_v2, f"@{handle}", resolve=True)
+        group = next(acc for acc in found.accounts if acc.acct == handle)
+        await asyncio.to_thread(bob_app.account_follow, group.id)
+        await run_until_idle(a.runtime, b.runtime)
+
+        # Alice offers a ladder from her app: the status she gets back is the listing's.
+        text = "#offer Aluminium ladder, 3 m #lend #tools\nPick it up in Kreuzberg."
+        offer = await asyncio.to_thread(alice_app.status_post, text, idempotency_key="ladder")
+        assert offer.card.title == "Offer: Aluminium ladder, 3 m"
+        await run_until_idle(a.runtime, b.runtime)
+
+        # Bob's home on B holds the community's reblog, with the card and the tags.
+        home = await _raw(bob, "/api/v1/timelines/home")
+        for status in home:
+            check_status(status)
+        boost = next(s for s in home if s["reblog"] and s["reblog"]["uri"] == offer.uri)
+        assert boost["account"]["acct"] == handle and boost["account"]["group"] is True
+        shown = boost["reblog"]
+        assert shown["account"]["acct"] == f"alice@{a.domain}"
+        assert {"offer", "tools"} <= {t["name"] for t in shown["tags"]}
+        assert shown["card"]["title"] == "Offer: Aluminium ladder, 3 m"
+        assert shown["card"]["provider_name"] == group.display_name
+        assert shown["card"]["description"].startswith("lend · ")
+        assert "Pick it up in Kreuzberg." in shown["card"]["description"]
+
+        # Bob's need on B is matched with Alice's offer: a status notification.
+        need = "#need A ladder for the weekend #tools"
+        await asyncio.to_thread(bob_app.status_post, need)
+        alerts = await asyncio.to_thread(bob_app.notifications, types=["status"])
+        assert [(n.account.acct, n.status.uri) for n in alerts] == [
+            (f"alice@{a.domain}", offer.uri)
+        ]
+        for notification in await _raw(bob, "/api/v1/notifications"):
+            check_notification(notification)
+
+        # Bob proposes a loan on it; each side hears of the other's step from its community.
+        due = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+        body = {"listing_uri": offer.uri, "return_due_at": due}
+        trade = await _exchange(hb, bob_app, "/trades", body, "ladder")
+        await run_until_idle(a.runtime, b.runtime)
+        [asked] = await asyncio.to_thread(alice_app.notifications, types=["mention"])
+        assert asked.account.acct == a.runtime.instance.community_username
+        assert f"@bob@{b.domain}</a> proposes a trade on" in asked.status.content
+        bob_uri = (await asyncio.to_thread(bob_app.me)).uri
+        on_a = trade_id_for(f"{bob_uri}/agreements/ladder")  # A's id for B's Agreement
+        assert f"<code>{on_a}</code>" in asked.status.content
+        await _exchange(ha, alice_app, f"/trades/{on_a}/accept", {})
+        await run_until_idle(a.runtime, b.runtime)
+        [answer] = await asyncio.to_thread(bob_app.notifications, types=["mention"])
+        assert answer.account.acct == b.runtime.instance.community_username
+        assert f"@alice@{a.domain}</a> accepted the trade on" in answer.status.content
+        assert f"<code>{trade['id']}</code>" in answer.status.content
+        for notification in await _raw(bob, "/api/v1/notifications"):
+            check_notification(notification)
