@@ -1,4 +1,4 @@
-# The two commands of the README: `make run` and `make test`.
+# The commands of the README: `make run`, `make test` and `make demo`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -27,6 +27,10 @@ run: $(STAMP)
 	@echo "Open http://$(DOMAIN)/@neighbours — add members with:"
 	@echo "  $(BIN)/fediverse-share --data-dir $(DATA_DIR) user add NAME"
 	$(BIN)/fediverse-share --data-dir $(DATA_DIR) serve --host 127.0.0.1 --port 8000
+
+# Three communities on 127.0.0.1:8001-8003 peer, swap and pay each other, then stop.
+demo: $(STAMP)
+	$(BIN)/fediverse-share demo
 
 test: $(STAMP)
 	$(BIN)/pytest -q

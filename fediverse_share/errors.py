@@ -8,7 +8,8 @@
           ├── Forbidden           403: authenticated but not allowed
           ├── NotFound            404
           ├── Conflict            409
-          └── PayloadTooLarge     413
+          ├── PayloadTooLarge     413
+          └── ServerFailedToStart an app served on loopback did not start (its lifespan failed)
 
 Errors of the protocol library (``activitypub.errors``) and of the ledger domain
 (``exchange.errors``) keep their own trees; `fediverse_share.web.errors` maps all
@@ -64,6 +65,13 @@ class Conflict(AppError):
 class PayloadTooLarge(AppError):
     status = 413
     code = "payload_too_large"
+
+
+class ServerFailedToStart(AppError):
+    """Uvicorn stopped before it started serving (`fediverse_share.loopback`)."""
+
+    status = 500
+    code = "server_failed_to_start"
 
 
 def expected_error_types() -> tuple[type[Exception], ...]:

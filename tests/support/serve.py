@@ -3,7 +3,9 @@
 ``serve_app(app)`` runs any ASGI app (its lifespan included) on ``127.0.0.1`` and an
 ephemeral port, yields ``http://127.0.0.1:PORT`` once uvicorn reports that it has
 started (no fixed sleeps), and shuts it down cleanly when the block ends. Uvicorn's
-signal handlers are not installed: the test runner keeps Ctrl+C.
+signal handlers are not installed: the test runner keeps Ctrl+C. It lives in
+`fediverse_share.loopback` (the demo serves its communities with it) and is
+re-exported here with `bind_loopback` and `ServerFailedToStart`.
 
 ``serve_static_fixtures()`` serves recorded documents from
 ``tests/fixtures/<host>/<path>.json`` as ``application/activity+json``: the document
@@ -15,99 +17,31 @@ fetched from and references between recorded documents can be followed over HTTP
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
+from fediverse_share.errors import ServerFailedToStart
+from fediverse_share.loopback import bind_loopback, serve_app
+
+__all__ = [
+    "ServerFailedToStart",
+    "bind_loopback",
+    "fixture_path",
+    "fixture_url",
+    "serve_app",
+    "serve_static_fixtures",
+    "static_fixtures_app",
+]
 FIXTURES_ROOT = Path(__file__).resolve().parent.parent / "fixtures"
 ACTIVITY_JSON = "application/activity+json"
-
-
-class ServerFailedToStart(RuntimeError):
-    """Uvicorn stopped before it started serving (e.g. the app's lifespan failed)."""
-
-
-def bind_loopback(port: int = 0) -> socket.socket:
-    """A TCP socket bound to 127.0.0.1 (an ephemeral port unless ``port`` is given)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    return sock
-
-
-class _TestServer(uvicorn.Server):
-    """Uvicorn without signal handlers, with an event set once it has started."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets=sockets)
-        except SystemExit:
-            # Uvicorn exits the process when the lifespan fails; in a test that
-            # would escape the event loop, so it becomes an ordinary error.
-            raise ServerFailedToStart("the app's lifespan startup failed") from None
-        self.ready.set()
-
-
-async def _until_started(server: _TestServer, task: asyncio.Task[None]) -> None:
-    ready = asyncio.ensure_future(server.ready.wait())
-    await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
-    if server.ready.is_set():
-        return
-    ready.cancel()
-    task.result()  # raises the start-up error, if there is one
-    raise ServerFailedToStart("the server stopped before it started")
-
-
-@contextlib.asynccontextmanager
-async def serve_app(
-    app: ASGIApp, *, sock: socket.socket | None = None, **config: Any
-) -> AsyncIterator[str]:
-    """Serve ``app`` on loopback for the duration of the block; yields its base URL.
-
-    ``sock`` is an already bound socket (see ``bind_loopback``) for callers that
-    must know the port before the app is built; ``config`` overrides uvicorn settings.
-    """
-    sock = sock or bind_loopback()
-    host, port = sock.getsockname()[:2]
-    settings: dict[str, Any] = {
-        "lifespan": "on",
-        "log_config": None,
-        "log_level": "warning",
-        "access_log": False,
-        "timeout_graceful_shutdown": 5,
-    }
-    settings.update(config)
-    server = _TestServer(uvicorn.Config(app, **settings))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        await _until_started(server, task)
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        try:
-            await task
-        finally:
-            sock.close()
 
 
 def fixture_url(base_url: str, original_url: str) -> str:
