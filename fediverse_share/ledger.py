@@ -45,11 +45,11 @@ def open_member_account(conn: Connection, username: str, at_us: int) -> None:
 
 async def expire_holds(runtime: Runtime) -> int:
     """Worker step: release holds whose expiry has passed."""
-    released = await runtime.db.write(pending.expire_pending, now_us(), limit=BATCH)
+    released = await runtime.db.write(pending.expire_pending, runtime.now_us(), limit=BATCH)
     return len(released)
 
 
 async def settle_demurrage(runtime: Runtime) -> int:
     """Worker step: charge demurrage for the periods that have ended."""
-    run = await runtime.db.write(demurrage.run_demurrage, now_us(), limit=BATCH)
+    run = await runtime.db.write(demurrage.run_demurrage, runtime.now_us(), limit=BATCH)
     return run.accounts_settled

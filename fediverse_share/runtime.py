@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from activitypub.keys import PublicKeyCache
+from fediverse_share import clock
 from fediverse_share.database import Database
 from fediverse_share.ids import IdGenerator
 from fediverse_share.settings import Settings
@@ -68,3 +69,8 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.keys = SigningKeys(self.db)
+
+    def now_us(self) -> int:
+        """This instance's clock: the system's, moved by ``clock_offset_seconds`` (set
+        only in drills and tests of clock skew between communities)."""
+        return clock.now_us() + int(self.settings.clock_offset_seconds * 1_000_000)

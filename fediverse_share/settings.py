@@ -52,6 +52,9 @@ class Settings:
     #: Fault injection for tests and drills (`fediverse_share.failpoints`): comma-
     #: separated ``name=exit`` or ``name=error``. Empty, as it must be in production.
     failpoints: str = ""
+    #: Drills and tests only: this instance's clock runs this many seconds ahead (or
+    #: behind, if negative) for clearing and the ledger's worker steps.
+    clock_offset_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.domain or "/" in self.domain or "@" in self.domain:

@@ -24,7 +24,6 @@ from exchange.rates import list_rates
 from exchange.settings import get_currency
 from fediverse_share.clearing import wire
 from fediverse_share.clearing.settlement import Refusal
-from fediverse_share.clock import now_us
 from fediverse_share.federation.fetching import fetcher_for
 from fediverse_share.runtime import Runtime
 
@@ -86,7 +85,7 @@ def render_document(
         "currency": wire.render_currency(currency),
         "rates": [
             wire.render_rate_quote(rate_uri(runtime, r.id), actor, r, currency)
-            for r in list_rates(conn, now_us())
+            for r in list_rates(conn, runtime.now_us())
         ],
         "peers": [
             {

@@ -28,11 +28,12 @@ from exchange.transfers import check_memo
 from fediverse_share import failpoints
 from fediverse_share.clearing import directory, transport, wire
 from fediverse_share.clearing.settlement import Refusal, send_on
-from fediverse_share.clock import now_us
 from fediverse_share.exchange_api.errors import QuoteRefused, UnknownPayment
 from fediverse_share.members import Member
 from fediverse_share.runtime import Runtime
 
+#: A quote is honoured at most this long, even if every rate on the path lasts longer.
+QUOTE_KEPT_US = 10 * 60 * 1_000_000
 _STATE = {
     LegState.PREPARED: "pending",
     LegState.COMMITTED: "committed",
@@ -149,7 +150,9 @@ async def quote(
             str(result.get("code", "peer_unreachable")),
             str(result.get("message", answer.error or "the path did not answer the quote")),
         )
-    return await runtime.db.write(_store_quote, payer, message, answer.result, route, number)
+    return await runtime.db.write(
+        _store_quote, payer, message, answer.result, route, number, runtime.now_us()
+    )
 
 
 def _store_quote(
@@ -159,6 +162,7 @@ def _store_quote(
     result: dict[str, Any],
     route: directory.Route,
     number: int,
+    at_us: int,
 ) -> Quote:
     currency = get_currency(conn)
     amount_minor = wire.parse_money(result.get("amount"), currency)
@@ -166,7 +170,7 @@ def _store_quote(
     condition = result.get("condition")
     if not isinstance(rate_ids, dict) or not isinstance(condition, str) or len(condition) != 64:
         raise Refusal("invalid_message", "the quote came back without rates or condition")
-    valid_until = min(wire.parse_instant(result.get("endTime")), now_us() + 10 * 60 * 1_000_000)
+    valid_until = min(wire.parse_instant(result.get("endTime")), at_us + QUOTE_KEPT_US)
     conn.execute(
         ct.quotes.insert().values(
             transfer_id=message.transfer_id,
@@ -181,7 +185,7 @@ def _store_quote(
             condition=condition,
             memo=message.memo,
             valid_until_us=valid_until,
-            created_at_us=now_us(),
+            created_at_us=at_us,
         )
     )
     found = find_quote(conn, str(number))
@@ -189,7 +193,9 @@ def _store_quote(
     return found
 
 
-def _start(conn: Connection, payer: Member, quote_id: str, key: str, hold_us: int) -> CrossPayment:
+def _start(
+    conn: Connection, payer: Member, quote_id: str, key: str, hold_us: int, at: int
+) -> CrossPayment:
     """Hold the payer's leg of a quote (once, under ``key``); checks the quote."""
     payment = find_payment(conn, payer.username, quote_id)
     if payment is None:
@@ -199,7 +205,6 @@ def _start(conn: Connection, payer: Member, quote_id: str, key: str, hold_us: in
         raise IdempotencyConflict(f"quote {quote_id}")
     if payment.leg is not None:
         return payment
-    at = now_us()
     if at >= q.valid_until_us:
         raise QuoteRefused("the quote has expired; ask for a new one", code="quote_expired")
     conn.execute(update(ct.quotes).where(ct.quotes.c.quote_id == quote_id).values(payment_key=key))
@@ -224,7 +229,7 @@ async def pay(runtime: Runtime, payer: Member, quote_id: str, key: str) -> Cross
     quote again with the same key returns the payment; with another key it is an
     `IdempotencyConflict`."""
     hold_us = int(runtime.settings.clearing_hold_seconds * 1_000_000)
-    payment = await runtime.db.write(_start, payer, quote_id, key, hold_us)
+    payment = await runtime.db.write(_start, payer, quote_id, key, hold_us, runtime.now_us())
     failpoints.reach(runtime.settings, "payer_prepared")
     leg = payment.leg
     if leg is not None and leg.state is LegState.PREPARED:

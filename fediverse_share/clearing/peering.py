@@ -26,7 +26,6 @@ from exchange.peers import Link, LinkStatus, PeerRef
 from exchange.settings import get_currency
 from fediverse_share import actors
 from fediverse_share.clearing import directory, transport, wire
-from fediverse_share.clock import now_us
 from fediverse_share.federation import actions, publish, remote_actors
 from fediverse_share.federation.delivery import domain_of
 from fediverse_share.runtime import Runtime
@@ -70,7 +69,7 @@ async def add_peer(runtime: Runtime, handle_or_url: str, credit_limit: str) -> L
 
 
 def _consent(conn: Connection, runtime: Runtime, peer: PeerRef, credit_limit: str) -> Link:
-    link = peers.consent_locally(conn, peer, parse_limit(conn, credit_limit), now_us())
+    link = peers.consent_locally(conn, peer, parse_limit(conn, credit_limit), runtime.now_us())
     _send_link(conn, runtime, link, "Offer", "active")
     return link
 
@@ -98,7 +97,9 @@ def _send_link(conn: Connection, runtime: Runtime, link: Link, kind: str, status
 
 def set_status(conn: Connection, runtime: Runtime, domain: str, status: LinkStatus) -> Link:
     """Suspend, resume or end a link, and tell the peer."""
-    link = peers.set_status(conn, domain, status, now_us(), note=f"{status.value} by the operator")
+    link = peers.set_status(
+        conn, domain, status, runtime.now_us(), note=f"{status.value} by the operator"
+    )
     told = "ended" if status is LinkStatus.ENDED else link.status.value
     _send_link(conn, runtime, link, "Update", "suspended" if told == "frozen" else told)
     return link
@@ -127,7 +128,7 @@ def post_rate(
 ) -> rates.PostedRate:
     """Post a new version of our rate for ``peer_currency`` and push it to our peers."""
     currency = get_currency(conn)
-    at = now_us()
+    at = runtime.now_us()
     maximum = parse_amount(max_amount, currency) if max_amount else 10**15
     rate = rates.set_rate(
         conn,
@@ -146,7 +147,9 @@ def post_rate(
     return rate
 
 
-def store_peer_rate(conn: Connection, domain: str, rate: rates.PostedRate, their: str) -> None:
+def store_peer_rate(
+    conn: Connection, domain: str, rate: rates.PostedRate, their: str, at_us: int
+) -> None:
     """Keep a peer's posted quote (its newest versions answer the directory)."""
     table = ct.peer_rates
     conn.execute(table.delete().where(table.c.uri == rate.id))
@@ -163,7 +166,7 @@ def store_peer_rate(conn: Connection, domain: str, rate: rates.PostedRate, their
             max_amount_minor=rate.max_amount_minor,
             valid_from_us=rate.valid_from_us,
             valid_until_us=rate.valid_until_us,
-            received_at_us=now_us(),
+            received_at_us=at_us,
         )
     )
 
@@ -181,24 +184,24 @@ async def handle(runtime: Runtime, activity: Activity, actor: RowMapping) -> boo
         if id_of(obj.get("attributedTo")) != actor["uri"]:
             raise wire.MessageInvalid("a ClearingLink is attributed to the actor who sends it")
         peer = PeerRef(domain_of(actor["uri"]), actor["uri"], actor["inbox"], message.currency)
-        await runtime.db.write(_link_message, peer, message.status)
+        await runtime.db.write(_link_message, peer, message.status, runtime.now_us())
         return True
     if activity.type in ("Create", "Update") and "RateQuote" in kinds:
         assert isinstance(obj, dict)
-        await runtime.db.write(_rate_message, actor, obj)
+        await runtime.db.write(_rate_message, actor, obj, runtime.now_us())
         return True
     return False
 
 
-def _link_message(conn: Connection, peer: PeerRef, status: str) -> None:
+def _link_message(conn: Connection, peer: PeerRef, status: str, at_us: int) -> None:
     if status == "ended":
         if peers.find_link(conn, peer.domain) is not None:
-            peers.withdraw_remote_consent(conn, peer.domain, now_us())
+            peers.withdraw_remote_consent(conn, peer.domain, at_us)
     elif status == "active":
-        peers.consent_remotely(conn, peer, now_us())
+        peers.consent_remotely(conn, peer, at_us)
 
 
-def _rate_message(conn: Connection, actor: RowMapping, obj: dict[str, Any]) -> None:
+def _rate_message(conn: Connection, actor: RowMapping, obj: dict[str, Any], at_us: int) -> None:
     domain = domain_of(actor["uri"])
     link = peers.get_link(conn, domain)
     if (
@@ -207,4 +210,4 @@ def _rate_message(conn: Connection, actor: RowMapping, obj: dict[str, Any]) -> N
     ):
         raise wire.MessageInvalid("a RateQuote is served and attributed by its sender")
     currency = Currency(link.currency_code, link.currency_code, link.currency_scale)
-    store_peer_rate(conn, domain, wire.parse_rate_quote(obj, currency), link.currency_code)
+    store_peer_rate(conn, domain, wire.parse_rate_quote(obj, currency), link.currency_code, at_us)

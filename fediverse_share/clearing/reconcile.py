@@ -20,7 +20,6 @@ from activitypub.objects import Activity
 from exchange import peers, reconciliation
 from exchange.reconciliation import Statement
 from fediverse_share.clearing import transport, wire
-from fediverse_share.clock import now_us
 from fediverse_share.federation.delivery import domain_of
 from fediverse_share.runtime import Runtime
 
@@ -61,7 +60,9 @@ async def reconcile_link(runtime: Runtime, domain: str) -> bool | None:
         return None
     _, theirs = _parse({**answer.result, "seq": seq})
     return bool(
-        await runtime.db.write(reconciliation.record, domain, seq, "sent", theirs, ours, now_us())
+        await runtime.db.write(
+            reconciliation.record, domain, seq, "sent", theirs, ours, runtime.now_us()
+        )
     )
 
 
@@ -72,7 +73,7 @@ async def answer_statement(runtime: Runtime, activity: Activity) -> tuple[int, d
     if ours is None:
         return 202, {"state": "legs in flight"}
     matched = await runtime.db.write(
-        reconciliation.record, domain, seq, "received", theirs, ours, now_us()
+        reconciliation.record, domain, seq, "received", theirs, ours, runtime.now_us()
     )
     result = {"seq": seq, "legs": ours.legs, "legsHash": ours.legs_hash}
     if not matched:
@@ -88,9 +89,9 @@ async def reconcile_due(runtime: Runtime, last_run_us: dict[str, int]) -> int:
         if not link.carries_new_transfers:
             continue
         job = f"statement:{link.domain}"
-        if now_us() - last_run_us.get(job, 0) < INTERVAL_US:
+        if runtime.now_us() - last_run_us.get(job, 0) < INTERVAL_US:
             continue
         if await reconcile_link(runtime, link.domain) is not None:
-            last_run_us[job] = now_us()
+            last_run_us[job] = runtime.now_us()
             done += 1
     return done

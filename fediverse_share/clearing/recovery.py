@@ -22,7 +22,6 @@ from exchange import clearing_tables as ct
 from exchange.clearing import Leg, LegState
 from fediverse_share.clearing import directory, settlement, transport
 from fediverse_share.clearing.reconcile import reconcile_due
-from fediverse_share.clock import now_us
 from fediverse_share.federation.fetching import fetcher_for
 from fediverse_share.runtime import Runtime
 
@@ -50,29 +49,27 @@ def _stalled(conn: Connection, before_us: int) -> list[Leg]:
 
 async def resolve_prepared(runtime: Runtime) -> int:
     """Worker step: one pass over stalled legs; counts those whose state changed."""
-    return await resolve_stalled(runtime, now_us() - RETRY_AFTER_US)
+    return await resolve_stalled(runtime, runtime.now_us() - RETRY_AFTER_US)
 
 
 async def resolve_stalled(runtime: Runtime, before_us: int) -> int:
     """Send on, or settle, prepared legs that have not moved since ``before_us``."""
     changed = 0
     for leg in await runtime.db.read(_stalled, before_us):
-        if now_us() < leg.expires_at_us - settlement.hop_margin_us(runtime):
+        if runtime.now_us() < leg.expires_at_us - settlement.hop_margin_us(runtime):
             after = await settlement.send_on(runtime, leg)
         else:
             after = await _settle_expired(runtime, leg)
         if after.state is LegState.PREPARED:
-            await runtime.db.write(_touch, leg.transfer_id)
+            await runtime.db.write(_touch, leg.transfer_id, runtime.now_us())
         else:
             changed += 1
     return changed
 
 
-def _touch(conn: Connection, transfer_id: str) -> None:
+def _touch(conn: Connection, transfer_id: str, at_us: int) -> None:
     legs = ct.legs
-    conn.execute(
-        legs.update().where(legs.c.transfer_id == transfer_id).values(updated_at_us=now_us())
-    )
+    conn.execute(legs.update().where(legs.c.transfer_id == transfer_id).values(updated_at_us=at_us))
 
 
 async def leg_state_at(runtime: Runtime, domain: str, transfer_id: str) -> dict[str, Any] | None:
@@ -96,7 +93,7 @@ async def _settle_expired(runtime: Runtime, leg: Leg) -> Leg:
     assert leg.downstream_domain is not None
     state = await leg_state_at(runtime, leg.downstream_domain, leg.transfer_id)
     undecided = state is None or state.get("state") == "prepared"
-    if undecided and now_us() < leg.expires_at_us + GIVE_UP_AFTER_US:
+    if undecided and runtime.now_us() < leg.expires_at_us + GIVE_UP_AFTER_US:
         return leg  # ask again later: the downstream's answer decides
     state = state or {}
     if state.get("state") in ("committed", "in_doubt") and isinstance(state.get("fulfilment"), str):
@@ -105,14 +102,14 @@ async def _settle_expired(runtime: Runtime, leg: Leg) -> Leg:
         return await settlement.apply_answer(
             runtime, leg, answer, link.currency_code, link.currency_scale
         )
-    return await runtime.db.write(clearing.mark_expired, leg.transfer_id, now_us())
+    return await runtime.db.write(clearing.mark_expired, leg.transfer_id, runtime.now_us())
 
 
 async def refresh_routes(runtime: Runtime) -> int:
     """Worker step: peers' routes once a minute (they change with links and limits)."""
-    if now_us() - runtime.schedule.get("routes", 0) < ROUTES_EVERY_US:
+    if runtime.now_us() - runtime.schedule.get("routes", 0) < ROUTES_EVERY_US:
         return 0
-    runtime.schedule["routes"] = now_us()
+    runtime.schedule["routes"] = runtime.now_us()
     await directory.refresh_routes(runtime)
     return 0  # background upkeep: never keeps run_until_idle busy
 

@@ -36,7 +36,7 @@ from exchange.money import Currency
 from exchange.settings import get_currency
 from fediverse_share import failpoints
 from fediverse_share.clearing import transport, wire
-from fediverse_share.clock import now_us, render_iso_micros
+from fediverse_share.clock import render_iso_micros
 from fediverse_share.errors import AppError
 from fediverse_share.exchange_api.handles import parse_local_handle
 from fediverse_share.members import find_member
@@ -174,7 +174,7 @@ def _payee_quote(
     conn: Connection, runtime: Runtime, message: wire.TransferMessage, upstream: str
 ) -> tuple[int, str, str, int]:
     deliver = read_deliver(conn, runtime, message)
-    at_us = now_us()
+    at_us = runtime.now_us()
     needed, rate = _needed_from(conn, upstream, deliver, at_us)
     valid_until = min(rate.valid_until_us, at_us + QUOTE_VALIDITY_US)
     condition = condition_for(runtime.settings.secret_key, message.transfer_id)
@@ -210,7 +210,7 @@ def _hop_quote(
     assert at.downstream is not None
     result = answer.result
     out = wire.parse_money(result.get("amount"), get_currency(conn))
-    at_us = now_us()
+    at_us = runtime.now_us()
     needed, rate = _needed_from(conn, at.upstream, out, at_us)
     rate_ids = dict(result.get("rates") or {})
     rate_ids[runtime.instance.domain] = rate.id
@@ -228,7 +228,7 @@ def leg_request(
     assert message.condition is not None and message.expires_at_us is not None
     # A hold must outlive half a margin here, and a whole one more to go on (ILP's R02).
     margin = hop_margin_us(runtime)
-    if message.expires_at_us - now_us() < margin // 2 + (margin if at.downstream else 0):
+    if message.expires_at_us - runtime.now_us() < margin // 2 + (margin if at.downstream else 0):
         raise Refusal("insufficient_timeout", "the transfer expires too soon to go on")
     link = peers.get_link(conn, at.upstream)
     upstream_currency = Currency(link.currency_code, link.currency_code, link.currency_scale)
@@ -261,10 +261,10 @@ def _prepare(
     existing = clearing.find_leg(conn, message.transfer_id)
     if existing is not None:
         return existing  # a replay (or a status query): answered from the leg's state
-    leg = clearing.prepare(conn, leg_request(conn, runtime, message, at), now_us())
+    leg = clearing.prepare(conn, leg_request(conn, runtime, message, at), runtime.now_us())
     if at.downstream is None:
         fulfilment = fulfilment_for(runtime.settings.secret_key, leg.transfer_id)
-        leg = clearing.commit(conn, leg.transfer_id, fulfilment, now_us())
+        leg = clearing.commit(conn, leg.transfer_id, fulfilment, runtime.now_us())
     return leg
 
 
@@ -302,7 +302,7 @@ async def send_on(runtime: Runtime, leg: Leg) -> Leg:
         expires_at_us=expires,
         rate_ids=dict(leg.rate_ids),
     )
-    timeout = min(runtime.settings.http_timeout_seconds, (expires - now_us()) / 1e6)
+    timeout = min(runtime.settings.http_timeout_seconds, (expires - runtime.now_us()) / 1e6)
     answer = await transport.ask_peer(
         runtime, link, "Offer", wire.render_transfer(message), timeout
     )
@@ -329,7 +329,7 @@ async def apply_answer(
                 clearing.commit,
                 leg.transfer_id,
                 fulfilment,
-                now_us(),
+                runtime.now_us(),
                 downstream_gross_minor=gross,
             )
         except LedgerError:
@@ -337,7 +337,7 @@ async def apply_answer(
     if answer.kind == "Reject" and result.get("transfer") == leg.transfer_id:
         reason = str(result.get("code", "rejected"))[:40]
         try:
-            return await runtime.db.write(clearing.abort, leg.transfer_id, reason, now_us())
+            return await runtime.db.write(clearing.abort, leg.transfer_id, reason, runtime.now_us())
         except LedgerError:
             return leg  # committed meanwhile (a fulfilment came first): it stands
     return leg

@@ -16,7 +16,7 @@ from fediverse_share.clearing import payments, peering, reconcile, recovery, set
 from fediverse_share.clearing.settlement import Refusal
 from fediverse_share.clock import now_us
 from fediverse_share.exchange_api.errors import QuoteRefused
-from tests.clearing.conftest import QUICK, Community, community, link, three_linked
+from tests.clearing.conftest import QUICK, Community, community, link, post_rate, three_linked
 
 
 async def _balances(*communities: Community) -> list[dict[str, tuple[int, int, int]]]:
@@ -256,3 +256,31 @@ async def test_statements_are_not_compared_while_a_leg_is_in_flight(linked):
     assert await reconcile.reconcile_link(a.runtime, c.domain) is None
     assert (await a.link(c)).status is LinkStatus.ACTIVE
     await b.start()
+
+
+@pytest.mark.parametrize("skew_seconds", [4.0, -4.0])
+async def test_a_skewed_clock_within_the_margin_still_settles(linked, skew_seconds: float):
+    """B's clock runs a few seconds off (less than the hop margin): payments settle."""
+    a, b, c = linked
+    await b.stop()
+    await b.start(clock_offset_seconds=skew_seconds)
+    await post_rate(b, "CCC", "3/2")  # valid from now by B's clock
+    quote = await _quote(a, b, "5", "BBB")
+    paid = await payments.pay(a.runtime, a.member, quote.quote_id, "k")
+    assert paid.state == "committed"
+    await _clean(a, b, c)
+
+
+async def test_a_clock_far_ahead_refuses_and_every_hold_is_released(linked):
+    """B's clock runs past the transfer's expiry: B refuses, C and A release their
+    holds at once, and no ledger changes."""
+    a, b, c = linked
+    await b.stop()
+    await b.start(clock_offset_seconds=120.0)
+    before = await _balances(a, b, c)
+    quote = await _quote(a, b, "5", "BBB")
+    paid = await payments.pay(a.runtime, a.member, quote.quote_id, "k")
+    assert paid.state == "rejected"
+    assert paid.leg is not None and paid.leg.error_code == "insufficient_timeout"
+    assert await _states(quote.transfer_id, a, c, b) == [LegState.ABORTED] * 2 + [None]
+    assert await _balances(a, b, c) == before
