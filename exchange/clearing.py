@@ -358,7 +358,7 @@ def _hold(
     create_pending(conn, transfer, request.expires_at_us, now_us)
 
 
-def _set_state(conn: Connection, leg: Leg, state: LegState, now_us: int, **values: Any) -> Leg:
+def set_state(conn: Connection, leg: Leg, state: LegState, now_us: int, **values: Any) -> Leg:
     conn.execute(
         update(ct.legs)
         .where(ct.legs.c.transfer_id == leg.transfer_id)
@@ -397,18 +397,18 @@ def commit(
     if downstream_gross_minor is not None:
         values["downstream_gross_minor"] = downstream_gross_minor
     if leg.state is LegState.EXPIRED or not _holds_open(conn, leg, now_us):
-        return _set_state(conn, leg, LegState.IN_DOUBT, now_us, **values)
+        return set_state(conn, leg, LegState.IN_DOUBT, now_us, **values)
     if leg.state is not LegState.PREPARED:
         raise LegNotPrepared(transfer_id, leg.state.value)
     post_pending(conn, f"{leg.ref}:post", leg.main_id, now_us)
     if leg.fee_minor:
         post_pending(conn, f"{leg.ref}:fee-post", leg.fee_id, now_us)
     if leg.upstream_domain is not None:
-        _book_residue(conn, leg, now_us)
-    return _set_state(conn, leg, LegState.COMMITTED, now_us, **values)
+        book_residue(conn, leg, now_us)
+    return set_state(conn, leg, LegState.COMMITTED, now_us, **values)
 
 
-def _book_residue(conn: Connection, leg: Leg, now_us: int) -> None:
+def book_residue(conn: Connection, leg: Leg, now_us: int) -> None:
     """Add the leg's residue to its link's; book whole minor units to ``rounding``."""
     assert leg.upstream_domain is not None
     link = peers.get_link(conn, leg.upstream_domain, lock=True)
@@ -450,8 +450,8 @@ def abort(conn: Connection, transfer_id: str, code: str, now_us: int) -> Leg:
         void_pending(conn, f"{leg.ref}:void", leg.main_id, now_us)
         if leg.fee_minor:
             void_pending(conn, f"{leg.ref}:fee-void", leg.fee_id, now_us)
-        return _set_state(conn, leg, LegState.ABORTED, now_us, error_code=code[:40])
-    return _set_state(conn, leg, LegState.EXPIRED, now_us, error_code=code[:40])
+        return set_state(conn, leg, LegState.ABORTED, now_us, error_code=code[:40])
+    return set_state(conn, leg, LegState.EXPIRED, now_us, error_code=code[:40])
 
 
 def mark_expired(conn: Connection, transfer_id: str, now_us: int) -> Leg:
@@ -460,7 +460,7 @@ def mark_expired(conn: Connection, transfer_id: str, now_us: int) -> Leg:
     leg = get_leg(conn, transfer_id, lock=True)
     if leg.state is not LegState.PREPARED or now_us < leg.expires_at_us:
         return leg
-    return _set_state(conn, leg, LegState.EXPIRED, now_us, error_code="expired")
+    return set_state(conn, leg, LegState.EXPIRED, now_us, error_code="expired")
 
 
 def list_legs(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange import accounts, clearing, reconciliation
+from exchange import accounts, clearing, in_doubt, reconciliation
 from exchange.clearing import LegState
 from exchange.peers import LinkStatus
 from fediverse_share import ledger
@@ -150,6 +150,17 @@ async def test_a_lost_answer_after_the_commit_leaves_an_in_doubt_leg_that_freeze
         with pytest.raises(Refusal) as refused:
             await _quote(a, b, "1", "BBB")
         assert refused.value.code in ("link_not_active", "no_route")
+        # The operators book the legs in doubt late and resume the links: all agree again.
+        for x in (a, c):
+            leg = await x.runtime.db.read(clearing.get_leg, quote.transfer_id)
+            if leg.state is LegState.IN_DOUBT:
+                await x.runtime.db.write(in_doubt.book_late, quote.transfer_id, now_us())
+        for x, y in ((c, b), (b, c)):
+            await x.runtime.db.write(peering.set_status, x.runtime, y.domain, LinkStatus.ACTIVE)
+        assert await _states(quote.transfer_id, a, c, b) == [LegState.COMMITTED] * 3
+        for x, y in ((c, b), (a, c)):
+            assert await reconcile.reconcile_link(x.runtime, y.domain) is True
+        await _clean(a, b, c)
 
 
 async def test_only_peers_may_send_clearing_messages(linked, tmp_path: Path):
