@@ -13,7 +13,8 @@ one resolution, which matches it (accounts, amounts, timing); (5) the open-holds
 matches the unresolved pending transfers, and (given ``now_us``) no hold outlives its
 expiry; (6) issuance allowances match the co-pays booked; (7) every account's hash
 chain verifies (`exchange.chain`), row by row, and ends at the head stored on the
-account.
+account; (8) every committed clearing leg is booked, and none is left in doubt or
+prepared past its expiry (`exchange.clearing_audit`).
 
 Cost: (1)-(6) are aggregate queries; (7) streams the transfers once in insertion order
 and keeps one small state per account, so memory grows with accounts, not transfers. On
@@ -29,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, exists, func, or_, select
 
-from exchange import tables
+from exchange import clearing_audit, tables
 from exchange.chain import chain_step, genesis_hash, transfer_digest
 
 _T = tables.transfers
@@ -54,6 +55,7 @@ class Problem:
 
 @dataclass(slots=True)
 class _Report:
+    warning = Severity.WARNING
     limit: int
     problems: list[Problem] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
@@ -94,6 +96,7 @@ def audit(
     _check_holds(conn, report, now_us)
     _check_allowances(conn, accounts, report)
     _check_chains(conn, accounts, report)
+    clearing_audit.check_legs(conn, report, now_us)
     return report.finish()
 
 
