@@ -4,7 +4,11 @@
 instance actor and inbox, the rates it posts now, its peers (the directory of linked
 communities members see) and the routes it can carry payments on: each community it
 reaches, the whole path from here (at most `MAX_HOPS_PUBLISHED` links), that
-community's currency, and the room left on the first link (capacity, in our units).
+community's currency, the room left on the first link (capacity, in our units) and an
+indicative rate (how many of its units one of ours buys, fees taken off, from the
+quotes the communities on the way posted; the quote step gives the real figure).
+Peers' posted rates are cached (``clearing_peer_rates``) when pushed to us and when
+their clearing document is read.
 
 A payer's community picks a path (`find_path`): a direct peer, else the shortest route
 any active peer publishes, and the quote step then confirms it hop by hop.
@@ -12,18 +16,24 @@ any active peer publishes, and the quote step then confirms it hop by hop.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from activitypub.errors import ActivityPubError
-from exchange import accounts, peers
-from exchange.money import Currency
-from exchange.rates import list_rates
+from activitypub.objects import id_of
+from exchange import accounts, peers, rates
+from exchange import clearing_tables as ct
+from exchange.errors import LedgerError
+from exchange.money import BPS, Currency
+from exchange.rates import list_rates, render_rate
 from exchange.settings import get_currency
 from fediverse_share.clearing import wire
 from fediverse_share.clearing.settlement import Refusal
+from fediverse_share.federation.delivery import domain_of
 from fediverse_share.federation.fetching import fetcher_for
 from fediverse_share.runtime import Runtime
 
@@ -48,6 +58,21 @@ def _capacity(conn: Connection, link: peers.Link, currency: Currency) -> dict[st
     return wire.render_money(room, currency)
 
 
+def _indicative(rate: Fraction) -> Fraction:
+    """An indicative rate, kept readable: at most 12 decimal places of precision."""
+    return rate.limit_denominator(10**12)
+
+
+def _parse_fraction(value: Any) -> Fraction | None:
+    if not isinstance(value, str) or len(value) > 60:
+        return None
+    try:
+        parsed = Fraction(value)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return parsed if parsed > 0 else None
+
+
 def render_document(
     conn: Connection, runtime: Runtime, learned: dict[str, list[dict[str, Any]]]
 ) -> dict[str, Any]:
@@ -56,24 +81,30 @@ def render_document(
     actor = runtime.instance.instance_actor_uri
     links = peers.list_links(conn)
     routes: list[dict[str, Any]] = []
+    at_us = runtime.now_us()
     for link in links:
         if not link.carries_new_transfers:
             continue
-        link_currency = {"code": link.currency_code, "scale": link.currency_scale}
+        rate = peer_rate(conn, link.domain, currency.code, at_us)
         routes.append(
             {
                 "domain": link.domain,
                 "path": [link.domain],
                 "hops": 1,
-                "currency": link_currency,
+                "currency": {"code": link.currency_code, "scale": link.currency_scale},
                 "capacity": _capacity(conn, link, currency),
+                "rate": None if rate is None else render_rate(_indicative(rate)),
             }
         )
         for route in learned.get(link.domain, []):
             path = [link.domain, *route.get("path", [])]
             if runtime.instance.domain in path or len(path) > MAX_HOPS_PUBLISHED:
                 continue
-            routes.append({**route, "path": path, "hops": len(path)})
+            onward = _parse_fraction(route.get("rate"))
+            through = (
+                None if rate is None or onward is None else render_rate(_indicative(rate * onward))
+            )
+            routes.append({**route, "path": path, "hops": len(path), "rate": through})
     return {
         "@context": wire.CONTEXT,
         "id": document_url(runtime.instance.base_url),
@@ -153,12 +184,75 @@ async def find_path(runtime: Runtime, domain: str) -> Route:
 
 
 async def refresh_routes_of(runtime: Runtime, link: peers.Link) -> list[dict[str, Any]]:
-    """Read the routes ``link``'s community publishes, and remember them."""
+    """Read the routes and rates ``link``'s community publishes, and remember them."""
     document = await fetch_document(runtime, base_of(link.actor_uri))
     routes = document.get("routes")
     found = [r for r in routes if isinstance(r, dict)] if isinstance(routes, list) else []
     runtime.peer_routes[link.domain] = found
+    quotes = document.get("rates")
+    for quote in quotes if isinstance(quotes, list) else []:
+        with contextlib.suppress(wire.MessageInvalid, LedgerError):
+            await runtime.db.write(keep_peer_rate, link, quote, runtime.now_us())
     return found
+
+
+def keep_peer_rate(conn: Connection, link: peers.Link, obj: Any, at_us: int) -> None:
+    """Cache a RateQuote ``link``'s community posted (pushed or fetched); raises
+    `MessageInvalid` unless it is served from its host and attributed to its actor."""
+    if not isinstance(obj, dict):
+        raise wire.MessageInvalid("a RateQuote object was expected")
+    if domain_of(wire.text_of(obj, "id")) != link.domain or id_of(obj.get("attributedTo")) != (
+        link.actor_uri
+    ):
+        raise wire.MessageInvalid("a RateQuote is served and attributed by its sender")
+    currency = Currency(link.currency_code, link.currency_code, link.currency_scale)
+    store_peer_rate(
+        conn, link.domain, wire.parse_rate_quote(obj, currency), link.currency_code, at_us
+    )
+
+
+def store_peer_rate(
+    conn: Connection, domain: str, rate: rates.PostedRate, their: str, at_us: int
+) -> None:
+    """Keep a peer's posted quote (its newest versions answer the directory)."""
+    table = ct.peer_rates
+    conn.execute(table.delete().where(table.c.uri == rate.id))
+    conn.execute(
+        table.insert().values(
+            uri=rate.id,
+            domain=domain,
+            currency_code=their,
+            peer_currency_code=rate.peer_currency_code,
+            version=rate.version,
+            rate_num=str(rate.rate.numerator),
+            rate_den=str(rate.rate.denominator),
+            fee_bps=rate.fee_bps,
+            max_amount_minor=rate.max_amount_minor,
+            valid_from_us=rate.valid_from_us,
+            valid_until_us=rate.valid_until_us,
+            received_at_us=at_us,
+        )
+    )
+
+
+def peer_rate(conn: Connection, domain: str, code: str, at_us: int) -> Fraction | None:
+    """How many of ``domain``'s units one of ``code`` buys there now, its fee taken off
+    (from the newest valid quote it posted for ``code``), or ``None`` if unknown."""
+    r = ct.peer_rates
+    row = conn.execute(
+        select(r)
+        .where(
+            r.c.domain == domain,
+            r.c.peer_currency_code == code,
+            r.c.valid_from_us <= at_us,
+            r.c.valid_until_us > at_us,
+        )
+        .order_by(r.c.version.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return Fraction(int(row.rate_num), int(row.rate_den)) * Fraction(BPS - row.fee_bps, BPS)
 
 
 async def refresh_routes(runtime: Runtime) -> int:

@@ -19,9 +19,8 @@ from sqlalchemy import Connection, RowMapping
 
 from activitypub.objects import Activity, id_of, types_of
 from exchange import accounts, peers, rates
-from exchange import clearing_tables as ct
 from exchange.accounts import Limits
-from exchange.money import Currency, parse_amount
+from exchange.money import parse_amount
 from exchange.peers import Link, LinkStatus, PeerRef
 from exchange.settings import get_currency
 from fediverse_share import actors
@@ -147,30 +146,6 @@ def post_rate(
     return rate
 
 
-def store_peer_rate(
-    conn: Connection, domain: str, rate: rates.PostedRate, their: str, at_us: int
-) -> None:
-    """Keep a peer's posted quote (its newest versions answer the directory)."""
-    table = ct.peer_rates
-    conn.execute(table.delete().where(table.c.uri == rate.id))
-    conn.execute(
-        table.insert().values(
-            uri=rate.id,
-            domain=domain,
-            currency_code=their,
-            peer_currency_code=rate.peer_currency_code,
-            version=rate.version,
-            rate_num=str(rate.rate.numerator),
-            rate_den=str(rate.rate.denominator),
-            fee_bps=rate.fee_bps,
-            max_amount_minor=rate.max_amount_minor,
-            valid_from_us=rate.valid_from_us,
-            valid_until_us=rate.valid_until_us,
-            received_at_us=at_us,
-        )
-    )
-
-
 # -- inbound ---------------------------------------------------------------------------
 
 
@@ -202,12 +177,4 @@ def _link_message(conn: Connection, peer: PeerRef, status: str, at_us: int) -> N
 
 
 def _rate_message(conn: Connection, actor: RowMapping, obj: dict[str, Any], at_us: int) -> None:
-    domain = domain_of(actor["uri"])
-    link = peers.get_link(conn, domain)
-    if (
-        domain_of(wire.text_of(obj, "id")) != domain
-        or id_of(obj.get("attributedTo")) != actor["uri"]
-    ):
-        raise wire.MessageInvalid("a RateQuote is served and attributed by its sender")
-    currency = Currency(link.currency_code, link.currency_code, link.currency_scale)
-    store_peer_rate(conn, domain, wire.parse_rate_quote(obj, currency), link.currency_code, at_us)
+    directory.keep_peer_rate(conn, peers.get_link(conn, domain_of(actor["uri"])), obj, at_us)

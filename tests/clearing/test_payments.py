@@ -3,9 +3,13 @@ a community in between, and every ledger stays zero-sum with mirrored link posit
 
 from __future__ import annotations
 
+from fractions import Fraction
+
+import httpx
+
 from exchange import clearing
 from exchange.peers import LinkStatus
-from fediverse_share.clearing import payments, reconcile
+from fediverse_share.clearing import directory, payments, reconcile
 from tests.clearing.conftest import Community
 
 
@@ -80,3 +84,20 @@ async def test_payments_both_ways_mirror_the_link_positions(linked):
         assert await reconcile.reconcile_link(x.runtime, y.domain) is True
     for community in (a, b, c):
         assert await community.audit() == []
+
+
+async def test_the_clearing_document_publishes_routes_with_indicative_rates(linked):
+    """A's document lists C directly and B through C, each with an indicative rate from
+    the quotes C and B posted (pushed to A, or read from C's document)."""
+    a, b, c = linked
+    await directory.refresh_routes(a.runtime)
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(a.instance.base_url + "/clearing")
+    assert answer.headers["content-type"].startswith("application/activity+json")
+    routes = {r["domain"]: r for r in answer.json()["routes"]}
+    assert routes[c.domain]["path"] == [c.domain]
+    assert routes[c.domain]["rate"] == "2"  # C gives 2 CCC for 1 AAA, no fee
+    assert routes[c.domain]["capacity"] == {"currency": "AAA", "value": "1000.00"}
+    assert routes[b.domain]["path"] == [c.domain, b.domain]
+    assert Fraction(routes[b.domain]["rate"]) == 2 * Fraction(3, 2) * Fraction(99, 100)
+    assert answer.json()["currency"] == {"code": "AAA", "name": "a units", "scale": 2}
