@@ -30,7 +30,6 @@ from fediverse_share.listings.model import (
 )
 
 SERVICE_KINDS = frozenset({Kind.SERVICE})
-_LABEL = {Purpose.OFFER: "Offer", Purpose.REQUEST: "Need"}
 _HASHTAG = {Purpose.OFFER: "offer", Purpose.REQUEST: "need"}
 _DECIMAL = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,18})?")
 OM2_IRI = "http://www.ontology-of-units-of-measure.org/resource/om-2/"
@@ -56,7 +55,7 @@ class Price:
 def render_content(draft: Draft, price: Price | None, tag_url: str, page_url: str) -> str:
     """The HTML a Mastodon user reads: title, description, price, a link to the listing's
     page (the whole listing, in a browser), hashtags."""
-    lines = [f"<p><strong>{_LABEL[draft.purpose]}: {escape(draft.title)}</strong></p>"]
+    lines = [f"<p><strong>{draft.purpose.label}: {escape(draft.title)}</strong></p>"]
     if draft.description:
         lines.extend(f"<p>{escape(p)}</p>" for p in draft.description.split("\n\n") if p)
     terms = [draft.kind.value]

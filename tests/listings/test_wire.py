@@ -57,6 +57,16 @@ def test_rendered_listing_reads_well_in_mastodon() -> None:
     assert doc["publishes"]["id"] == f"{URI}#primary"
 
 
+def test_content_title_is_labelled_as_the_card_labels_it() -> None:
+    """An offer's content starts "Offer: …", a need's "Need: …", as Purpose.label reads."""
+    for purpose, label in ((Purpose.OFFER, "Offer"), (Purpose.REQUEST, "Need")):
+        doc = render_proposal_fields(
+            URI, _draft(purpose=purpose), None, "https://a.example/tags", "x"
+        )
+        assert purpose.label == label
+        assert doc["content"].startswith(f"<p><strong>{label}: Bike &lt;repair&gt;</strong></p>")
+
+
 def test_round_trip_of_our_own_format() -> None:
     """What we render parses back into the same listing."""
     price = Price("12.50", "KRZ", "https://a.example/currencies/KRZ")
