@@ -296,3 +296,36 @@ async def test_a_clock_far_ahead_refuses_and_every_hold_is_released(linked):
     assert paid.leg is not None and paid.leg.error_code == "insufficient_timeout"
     assert await _states(quote.transfer_id, a, c, b) == [LegState.ABORTED] * 2 + [None]
     assert await _balances(a, b, c) == before
+
+
+async def test_a_quote_is_honoured_at_its_rate_after_a_new_rate_is_posted(linked):
+    """C posts a new rate after Alice's quote: paying the quote still uses the old one."""
+    a, _, c = linked
+    quote = await _quote(a, c, "5", "CCC")
+    await post_rate(c, "AAA", "4")  # a newer version: 4 CCC for 1 AAA
+    paid = await payments.pay(a.runtime, a.member, quote.quote_id, "k")
+    assert paid.state == "committed"
+    assert (await a.account("alice")).balance_minor == -2_50  # at 2 CCC for 1 AAA
+    assert (await c.account("carol")).balance_minor == 5_000
+    fresh = await _quote(a, c, "5", "CCC")
+    assert fresh.amount_minor == 1_25
+
+
+async def test_concurrent_payments_never_exceed_the_credit_line_the_next_community_gives(
+    linked,
+):
+    """C lets A owe at most 10.000 CCC: of ten concurrent payments of 3 CCC, three pass
+    and the others are refused by C, whose peer:A account never goes below its limit."""
+    a, b, c = linked
+    await peering.add_peer(c.runtime, a.handle(), "10")
+    quotes = [await _quote(a, c, "3", "CCC") for _ in range(10)]
+    paid = await asyncio.gather(
+        *(payments.pay(a.runtime, a.member, q.quote_id, f"k{i}") for i, q in enumerate(quotes))
+    )
+    states = sorted(p.state for p in paid)
+    assert states == ["committed"] * 3 + ["rejected"] * 7
+    assert {p.leg.error_code for p in paid if p.state == "rejected"} == {"credit_limit_exceeded"}
+    assert (await c.peer_account(a)).balance_minor == -9_000
+    assert (await a.peer_account(c)).balance_minor == 4_50
+    await _clean(a, b, c)
+    assert await reconcile.reconcile_link(c.runtime, a.domain) is True
