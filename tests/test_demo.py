@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import re
 
+import pytest
+
 from fediverse_share import cli
 from fediverse_share.loopback import bind_loopback
 
@@ -48,3 +50,10 @@ def test_the_demo_says_when_its_ports_are_taken(capsys) -> None:
         taken.listen()
         assert cli.main(["demo", "--base-port", str(taken.getsockname()[1])]) == 2
     assert "is not free" in capsys.readouterr().err
+
+
+def test_the_demo_has_help(capsys) -> None:
+    """``demo --help`` answers like every sub-command, naming --base-port."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["demo", "--help"])
+    assert exited.value.code == 0 and "--base-port" in capsys.readouterr().out
