@@ -1,6 +1,7 @@
 """Matching offers with needs: when a listing arrives or is created, find listings of
-the opposite purpose that share words with its title (or its category), and keep a
-match for each local member concerned.
+the opposite purpose that share a meaningful word with its title (no stop words nor
+words of two letters, see `fediverse_share.listings.terms`) or its category, and keep
+a match for each local member concerned.
 
 In the same write, each of them gets a Mastodon ``status`` notification whose account
 is the other listing's author and whose status is the other listing: the standard
@@ -19,7 +20,8 @@ from sqlalchemy import Connection, select
 from fediverse_share import tables
 from fediverse_share.clock import now_us
 from fediverse_share.listings.model import Listing, Purpose, get_listing
-from fediverse_share.listings.search import SearchQuery, search, terms_of
+from fediverse_share.listings.search import SearchQuery, search
+from fediverse_share.listings.terms import meaningful_terms
 from fediverse_share.mastodon import notifications
 from fediverse_share.runtime import Runtime
 from fediverse_share.upserts import insert_or_ignore
@@ -31,7 +33,7 @@ _OPPOSITE = {Purpose.OFFER: Purpose.REQUEST, Purpose.REQUEST: Purpose.OFFER}
 def find_matches(conn: Connection, listing: Listing, at_us: int) -> list[tuple[Listing, int]]:
     """Complementary listings by others, best first, with a score (higher is better)."""
     query = SearchQuery(
-        text=" ".join(terms_of(listing.title)),
+        text=" ".join(meaningful_terms(listing.title)),
         purpose=_OPPOSITE[listing.purpose],
         exclude_author_id=listing.author_id,
         limit=MAX_MATCHES,

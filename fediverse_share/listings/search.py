@@ -1,13 +1,12 @@
 """Finding listings: ranked full text on both engines, with filters.
 
-Words of the query become prefix terms (``lad`` finds "ladder"); ``all`` joins them
-with AND (search), ``any`` with OR (matching). The index is described in
-`fediverse_share.listings.search_index`.
+Words of the query (`fediverse_share.listings.terms`) become prefix terms (``lad``
+finds "ladder"); ``AND`` joins them for search, ``OR`` for matching, which passes only
+meaningful terms. The index is described in `fediverse_share.listings.search_index`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,13 +14,7 @@ from sqlalchemy import ColumnElement, Connection, Float, and_, column, or_, sele
 
 from fediverse_share import tables
 from fediverse_share.listings.model import Kind, Listing, Purpose
-
-MAX_TERMS = 8
-_WORD = re.compile(r"\w{2,}", re.UNICODE)
-
-
-def terms_of(query: str) -> list[str]:
-    return list(dict.fromkeys(_WORD.findall(query.lower())))[:MAX_TERMS]
+from fediverse_share.listings.terms import terms_of
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,6 +222,22 @@ async def test_a_match_reaches_both_members_as_a_status_notification(site: Site)
     assert await _notifications(zoe) == []
 
 
+async def test_a_common_word_is_no_match_but_a_shared_thing_is(site: Site) -> None:
+    """A need "A drill for an afternoon" hears of no "Tent for two", but of "Cordless drill"."""
+    kai = await site.member("kai")
+    lea = await site.member("lea")
+    mia = await site.member("mia")
+    need = await kai.post("/api/v1/statuses", data={"status": "#need A drill for an afternoon"})
+    await lea.post("/api/v1/statuses", data={"status": "#offer Tent for two"})
+    assert await _notifications(kai, **{"types[]": "status"}) == []
+    assert await _notifications(lea, **{"types[]": "status"}) == []
+    offer = await mia.post("/api/v1/statuses", data={"status": "#offer Cordless drill"})
+    [told_kai] = await _notifications(kai, **{"types[]": "status"})
+    assert (told_kai["account"]["acct"], told_kai["status"]["id"]) == ("mia", offer["id"])
+    told_mia = await _notifications(mia, **{"types[]": "status"})
+    assert need["id"] in {n["status"]["id"] for n in told_mia}
+
+
 async def _trade(member: Member, path: str, **body: Any) -> dict[str, Any]:
     response = await member.call("POST", f"/api/exchange/v1/trades{path}", json=body)
     assert response.status_code in (200, 201), response.text
