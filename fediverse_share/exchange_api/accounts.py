@@ -3,7 +3,8 @@
 Statements are pages of entries, newest first. A page's ``next_cursor`` (also sent as a
 ``Link: <…>; rel="next"`` header) fetches the next, older page; cursors are stable
 however many transfers arrive meanwhile (`exchange.statements`). The CSV export holds
-the whole statement, oldest first (`exchange.export`).
+the whole statement, oldest first (`exchange.export`). Entries of payments between
+communities show their clearing leg (`fediverse_share.exchange_api.statements`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exchange.accounts import Account, get_account
+from exchange.clearing import Leg
 from exchange.export import write_statement_csv
 from exchange.money import Currency
 from exchange.settings import get_currency
 from exchange.statements import MAX_PAGE, StatementPage, get_statement
 from fediverse_share.errors import BadRequest
 from fediverse_share.exchange_api.caller import READ, require_member, runtime_of
-from fediverse_share.exchange_api.render import render_account, render_currency, render_statement
+from fediverse_share.exchange_api.render import render_account, render_currency
+from fediverse_share.exchange_api.statements import find_legs, render_statement
 
 DEFAULT_PAGE = 50
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -61,8 +64,9 @@ def parse_cursor_param(raw: str | None) -> str | None:
 
 def _statement(
     conn: Connection, account_id: str, limit: int, cursor: str | None
-) -> tuple[StatementPage, Currency]:
-    return get_statement(conn, account_id, limit=limit, cursor=cursor), get_currency(conn)
+) -> tuple[StatementPage, Currency, dict[str, Leg]]:
+    page = get_statement(conn, account_id, limit=limit, cursor=cursor)
+    return page, get_currency(conn), find_legs(conn, page)
 
 
 async def show_my_statement(request: Request) -> Response:
@@ -70,13 +74,13 @@ async def show_my_statement(request: Request) -> Response:
     limit = parse_page_limit(request.query_params.get("limit"))
     cursor = parse_cursor_param(request.query_params.get("cursor"))
     runtime = runtime_of(request)
-    page, currency = await runtime.db.read(_statement, member.username, limit, cursor)
+    page, currency, legs = await runtime.db.read(_statement, member.username, limit, cursor)
     headers = {}
     if page.next_cursor is not None:
         query = urlencode({"limit": limit, "cursor": page.next_cursor})
         url = f"{runtime.instance.base_url}{request.url.path}?{query}"
         headers["Link"] = f'<{url}>; rel="next"'
-    return JSONResponse(render_statement(page, currency), headers=headers)
+    return JSONResponse(render_statement(page, currency, legs), headers=headers)
 
 
 def _statement_csv(conn: Connection, account_id: str) -> str:

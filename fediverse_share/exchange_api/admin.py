@@ -4,8 +4,8 @@ Only members marked as operators (``user add --admin``) may call them, with a to
 holding ``admin:read`` (reads) or ``admin:write`` (changes); anybody else gets a 403.
 A PATCH sets the fields it names and leaves the rest as they are, so sending it again
 changes nothing more: it is idempotent by its nature, and an ``Idempotency-Key`` header
-or ``id`` is checked but need not be kept. Peers and posted rates belong to clearing
-(DESIGN §5) and are not here yet.
+or ``id`` is checked but need not be kept. Peers and posted rates (clearing, DESIGN §5)
+are in `fediverse_share.exchange_api.peers` and `fediverse_share.exchange_api.rates`.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@
     member = await require_member(request, *READ)        # a member's token with a read scope
     admin = await require_admin(request, *ADMIN_WRITE)   # ... who is an operator
     body = await read_object(request)                    # a JSON object, size-capped
+    body = await read_admin_write(request, FIELDS)       # all of that, for an operator
     trade_id = path_param(request, "trade_id")           # never a NUL character
     key = idempotency_key(request, body)                 # header or ``id``; None if neither
 
@@ -62,6 +63,17 @@ async def read_object(request: Request) -> dict[str, Any]:
     value = parse_json_object(body) if body.strip() else {}
     check_no_nul(value)
     return value
+
+
+async def read_admin_write(request: Request, fields: frozenset[str]) -> dict[str, Any]:
+    """An operator's write: checks the caller (``admin:write``), reads the body, refuses
+    fields outside ``fields`` and checks the idempotency key (not kept: such writes are
+    idempotent by their nature)."""
+    await require_admin(request, *ADMIN_WRITE)
+    body = await read_object(request)
+    reject_unknown_fields(body, fields)
+    idempotency_key(request, body)
+    return body
 
 
 def check_no_nul(value: object) -> None:

@@ -8,7 +8,7 @@
           ├── NotAdmin                      403 not_admin: an operator's endpoint
           ├── IdempotencyKeyMismatch        400 idempotency_key_mismatch: header and id differ
           ├── SelfPayment                   422 self_payment: payer and payee are one member
-          ├── CrossCommunityNotAvailable    422 cross_community_not_available
+          ├── CrossCommunityNotAvailable    422 cross_community_not_available (trades)
           └── QuoteRefused                  422 quote_invalid / quote_expired / quote_mismatch
 
 Ledger errors (``exchange.errors``) pass through unchanged; `fediverse_share.web.errors`

@@ -20,6 +20,9 @@ from exchange.trade_machine import Action
 from fediverse_share.exchange_api import (
     accounts,
     admin,
+    clearing_operations,
+    clearing_schemas,
+    cross_payments,
     listing_schemas,
     listings,
     payments,
@@ -31,14 +34,8 @@ from fediverse_share.exchange_api import (
 from fediverse_share.exchange_api.caller import runtime_of
 from fediverse_share.exchange_api.listing_queries import LISTING_ID, PAGE, SEARCH
 from fediverse_share.exchange_api.schemas import ref
-from fediverse_share.exchange_api.spec import (
-    CSV,
-    IDEMPOTENCY_KEY,
-    PREFIX,
-    Access,
-    Operation,
-    Param,
-)
+from fediverse_share.exchange_api.spec import CSV, IDEMPOTENCY_KEY, Access, Operation, Param
+from fediverse_share.exchange_api.spec import operation as _op
 
 VERSION = "1.0.0"
 DESCRIPTION = """\
@@ -59,9 +56,11 @@ Listings (offers and needs) of every community this server knows can be searched
 read without a token; members publish, edit, withdraw and illustrate their own, and
 may propose a trade on another community's listing.
 
-Not here yet: payments to other communities (quotes answer 422
-`cross_community_not_available`), and the operators' peers and posted rates; both
-belong to clearing between communities.
+Payments reach members of other communities (`to` is `acct:name@domain`) through
+clearing between linked communities: the quote says what it costs here, in this
+community's currency, for the amount the payee receives in theirs, with the path and
+the rates each community on it cites. `GET /peers` lists the linked communities;
+operators manage the peers and posted rates under `/admin/peers` and `/admin/rates`.
 """
 
 PAYMENT_ID = Param("payment_id", "path", {"type": "string", "minLength": 1}, "the payment's id")
@@ -89,10 +88,6 @@ _SETS = (
     "Sets the fields it names and keeps the others, so repeating it changes nothing more;"
     " a limit of null means no such limit."
 )
-
-
-def _op(method: str, path: str, *args: Any, **kwargs: Any) -> Operation:
-    return Operation(method, PREFIX + path, *args, **kwargs)
 
 
 #: The steps of a trade: (path segment, action, body schema, who takes it).
@@ -135,14 +130,18 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("POST", "/payments/quote", payments.create_quote, "quotePayment",
         "What a payment will cost and how it would travel", Access.READ,
         response="Quote", body="QuoteRequest", params=(IDEMPOTENCY_KEY,), errors=(404, 422),
-        description="Changes nothing, so it needs only a read scope."),
+        description="Changes nothing here, so it needs only a read scope. "
+        + cross_payments.QUOTE_DOC),
     _op("POST", "/payments", payments.create_payment, "createPayment",
-        "Pay a member of this community", Access.WRITE, response="Payment", status=201,
-        body="PaymentRequest", params=(IDEMPOTENCY_KEY,), errors=(404, 409, 422),
-        headers={"Location": "the payment's URL"}),
+        "Pay a member of this community or of another", Access.WRITE, response="Payment",
+        status=201, body="PaymentRequest", params=(IDEMPOTENCY_KEY,), errors=(404, 409, 422),
+        headers={"Location": "the payment's URL"},
+        description=cross_payments.PAY_DOC),
     _op("GET", "/payments/{payment_id}", payments.show_payment, "getPayment",
         "A payment the caller made or received: state and legs", Access.READ,
-        response="Payment", params=(PAYMENT_ID,)),
+        response="Payment", params=(PAYMENT_ID,),
+        description=cross_payments.SHOW_DOC),
+    *clearing_operations.DIRECTORY,
     _op("GET", "/listings", listings.search_listings, "searchListings",
         "Search the listings of every community this server knows, best first",
         Access.PUBLIC, response="ListingPage", params=SEARCH, errors=(401,),
@@ -207,6 +206,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Check every ledger invariant", Access.ADMIN_READ, response="AuditReport"),
     _op("GET", "/admin/ledger.csv", admin.export_ledger, "exportLedger",
         "Every transfer of the ledger as CSV", Access.ADMIN_READ, media_type=CSV),
+    *clearing_operations.ADMIN,
 )  # fmt: skip
 
 
@@ -286,7 +286,7 @@ def render_openapi(base_url: str) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": {**schemas.COMPONENTS, **trade_schemas.COMPONENTS,
-                        **listing_schemas.COMPONENTS},
+                        **listing_schemas.COMPONENTS, **clearing_schemas.COMPONENTS},
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

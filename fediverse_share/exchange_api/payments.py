@@ -10,6 +10,10 @@ trade's ``pay`` step, with the community's co-pay, if any) is found under its ow
 a payment's legs are every transfer that carries its id as their reference.
 
 Only the payer and the payee may see a payment; anybody else is told there is none.
+
+A ``to`` naming a member of another community (``acct:name@domain``) makes a payment
+through clearing instead (`fediverse_share.exchange_api.cross_payments`): its id is
+its quote's, and only its payer may see it. A key is used once, by either kind.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exchange.booking import Phase, Transfer, TransferKind
-from exchange.errors import WrongCurrency
+from exchange.errors import IdempotencyConflict, WrongCurrency
 from exchange.money import Currency, check_amount, parse_amount
 from exchange.pending import PendingStatus, get_pending_state
 from exchange.settings import get_currency
@@ -34,8 +38,9 @@ from exchange.transfers import (
     find_transfer,
     list_transfers_by_reference,
 )
+from fediverse_share.clearing.payments import find_by_key
 from fediverse_share.clock import now_us
-from fediverse_share.exchange_api import quotes
+from fediverse_share.exchange_api import cross_payments, quotes
 from fediverse_share.exchange_api.caller import (
     READ,
     WRITE,
@@ -49,12 +54,12 @@ from fediverse_share.exchange_api.caller import (
     runtime_of,
 )
 from fediverse_share.exchange_api.errors import SelfPayment, UnknownPayee, UnknownPayment
-from fediverse_share.exchange_api.handles import parse_local_handle
+from fediverse_share.exchange_api.handles import Handle, parse_handle, parse_local_handle
 from fediverse_share.exchange_api.render import render_payment, render_quote
 from fediverse_share.members import Member, find_member
 
 PAYMENT_FIELDS = frozenset({"id", "to", "amount", "currency", "memo", "quote_id"})
-QUOTE_FIELDS = frozenset({"id", "to", "amount", "currency"})
+QUOTE_FIELDS = frozenset({"id", "to", "amount", "currency", "memo"})
 _STATE_OF_HOLD = {
     PendingStatus.PENDING: "pending",
     PendingStatus.POSTED: "committed",
@@ -143,6 +148,8 @@ def _pay(
     wanted, currency = parse_payment(conn, payer, body, domain)
     memo = check_memo(optional_str(body, "memo"))
     transfer_id = payment_transfer_id(payer.username, key)
+    if find_by_key(conn, payer.username, key) is not None:
+        raise IdempotencyConflict(f"a payment to another community used key {key!r}")
     if quote is not None:
         quotes.check_quote(quote, wanted)
         if find_transfer(conn, transfer_id) is None:  # a replay may come after the expiry
@@ -161,6 +168,10 @@ def _quote(
     return parse_payment(conn, payer, body, domain)
 
 
+def _payee(request_body: dict[str, Any], domain: str) -> Handle:
+    return parse_handle(required_str(request_body, "to"), domain)
+
+
 async def create_quote(request: Request) -> Response:
     member = await require_member(request, *READ)
     body = await read_object(request)
@@ -168,10 +179,30 @@ async def create_quote(request: Request) -> Response:
     idempotency_key(request, body)  # checked, not kept: a quote changes nothing
     runtime = runtime_of(request)
     domain = runtime.instance.domain
+    payee = _payee(body, domain)
+    if payee.domain is not None:
+        return JSONResponse(await cross_payments.quote(runtime, member, body, payee))
     wanted, currency = await runtime.db.read(_quote, member, body, domain)
     quote = dataclasses.replace(wanted, expires_at_us=now_us() + quotes.QUOTE_VALIDITY_US)
     quote_id = quotes.render_quote_id(quote, runtime.settings.secret_key)
     return JSONResponse(render_quote(quote, quote_id, currency, domain))
+
+
+def _check_key_unused(conn: Connection, payer: str, key: str) -> None:
+    """Refuse a key a payment within this community used (`cross_payments` keeps its own)."""
+    if find_transfer(conn, payment_transfer_id(payer, key)) is not None:
+        raise IdempotencyConflict(f"a payment in this community used key {key!r}")
+
+
+async def _pay_across(
+    request: Request, member: Member, body: dict[str, Any], payee: Handle, key: str
+) -> Response:
+    runtime = runtime_of(request)
+    await runtime.db.read(_check_key_unused, member.username, key)
+    raw_quote = optional_str(body, "quote_id") or None
+    doc = await cross_payments.pay(runtime, member, body, payee, key, raw_quote)
+    location = f"{runtime.instance.base_url}/api/exchange/v1/payments/{doc['id']}"
+    return JSONResponse(doc, status_code=201, headers={"Location": location})
 
 
 async def create_payment(request: Request) -> Response:
@@ -180,9 +211,12 @@ async def create_payment(request: Request) -> Response:
     reject_unknown_fields(body, PAYMENT_FIELDS)
     runtime = runtime_of(request)
     key = idempotency_key(request, body) or str(runtime.ids.next_id())
+    domain = runtime.instance.domain
+    payee = _payee(body, domain)
+    if payee.domain is not None:
+        return await _pay_across(request, member, body, payee, key)
     raw_quote = optional_str(body, "quote_id")
     quote = quotes.parse_quote_id(raw_quote, runtime.settings.secret_key) if raw_quote else None
-    domain = runtime.instance.domain
     payment, currency = await runtime.db.write(_pay, member, body, key, quote, domain, now_us())
     location = f"{runtime.instance.base_url}/api/exchange/v1/payments/{payment.id}"
     return JSONResponse(
@@ -190,13 +224,21 @@ async def create_payment(request: Request) -> Response:
     )
 
 
-def _get(conn: Connection, payment_id: str, viewer: str, at_us: int) -> tuple[Payment, Currency]:
-    return get_payment(conn, payment_id, viewer, at_us), get_currency(conn)
+def _show(conn: Connection, payment_id: str, viewer: str, domain: str, at_us: int) -> Any:
+    """A payment the viewer may see, local or to another community, rendered."""
+    payment = find_payment(conn, payment_id, at_us)
+    if payment is not None and viewer in payment.parties:
+        return render_payment(payment, get_currency(conn), domain)
+    across = cross_payments.find_payment_doc(conn, viewer, payment_id, domain)
+    if across is None:
+        raise UnknownPayment(f"you have no payment {payment_id[:200]!r}")
+    return across
 
 
 async def show_payment(request: Request) -> Response:
     member = await require_member(request, *READ)
     runtime = runtime_of(request)
     payment_id = path_param(request, "payment_id")
-    payment, currency = await runtime.db.read(_get, payment_id, member.username, now_us())
-    return JSONResponse(render_payment(payment, currency, runtime.instance.domain))
+    domain = runtime.instance.domain
+    doc = await runtime.db.read(_show, payment_id, member.username, domain, now_us())
+    return JSONResponse(doc)

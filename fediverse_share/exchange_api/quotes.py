@@ -6,9 +6,9 @@ nothing and a client cannot forge or alter one: ``<payload>.<signature>``, both
 base64url. A payment that cites a quote must match it and be made before it expires.
 
 For a member of this community the quote is trivial: the payee receives what the payer
-sends, the path is ``["local"]``, there are no fees and no rates. Payees in other
-communities need the clearing module (DESIGN §5); until it exists they are refused
-with ``cross_community_not_available``.
+sends, the path is ``["local"]``, there are no fees and no rates. Quotes for payees in
+other communities are asked of the path and kept by clearing (DESIGN §5;
+`fediverse_share.exchange_api.cross_payments`); their ids are that quote's.
 """
 
 from __future__ import annotations

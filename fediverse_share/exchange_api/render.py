@@ -18,7 +18,6 @@ from exchange.money import Currency, render_amount
 from exchange.reputation import Reputation, Voice, to_decimal
 from exchange.reviews import Review
 from exchange.settings import LedgerSettings
-from exchange.statements import StatementEntry, StatementPage
 from exchange.trade_store import TradeStep
 from exchange.trade_terms import render_outside_payment
 from fediverse_share.clock import render_iso_millis
@@ -71,32 +70,6 @@ def render_account(account: Account, currency: Currency, domain: str) -> dict[st
         },
         "warning": warning,
         "closed": not account.is_open,
-    }
-
-
-def render_entry(entry: StatementEntry, currency: Currency) -> dict[str, Any]:
-    return {
-        "seq": entry.seq,
-        "transfer_id": entry.transfer_id,
-        "phase": entry.phase.value,
-        "kind": entry.kind.value,
-        "counterparty": entry.counterparty_account_id,
-        "amount": render_amount(entry.amount_minor, currency),
-        "balance": render_amount(entry.balance_minor, currency),
-        "currency": currency.code,
-        "created_at": render_iso_millis(entry.created_at_us),
-        "memo": entry.memo,
-        "reference": entry.reference,
-        "pending_id": entry.pending_id,
-        "expires_at": render_instant(entry.expires_at_us),
-    }
-
-
-def render_statement(page: StatementPage, currency: Currency) -> dict[str, Any]:
-    return {
-        "currency": currency.code,
-        "entries": [render_entry(entry, currency) for entry in page.entries],
-        "next_cursor": page.next_cursor,
     }
 
 

@@ -51,6 +51,16 @@ BPS = {"type": "integer", "minimum": 0, "maximum": 10_000, "description": "basis
 PAYEE = text("a member's name or acct:name@domain", minLength=1)
 ALL = ("*",)
 MONEY = obj({"amount": AMOUNT, "currency": CURRENCY_CODE})
+#: What a payment to a member of another community shows beyond a local payment's fields
+#: (where ``amount`` and ``currency`` are what the payee receives, in their currency).
+CROSS_PAYMENT: dict[str, Schema] = {
+    "send": {**MONEY, "description": "what the payer pays, in this community's currency"},
+    "receive": {**MONEY, "description": "what the payee receives, in theirs"},
+    "path": {"type": "array", "items": text("a community's domain, the payer's first")},
+    "rates": {"type": "array", "items": ref("RateCited")},
+    "transfer": text("the clearing transfer's id, as every community on the path knows it"),
+    "error": nullable(text("why it was rejected or expired")),
+}
 
 COMPONENTS: dict[str, Schema] = {
     "Error": obj({"error": text("a message safe to show"), "code": text("a stable machine code")}),
@@ -88,10 +98,11 @@ COMPONENTS: dict[str, Schema] = {
             "balance": {**AMOUNT, "description": "the posted balance after this entry"},
             "currency": CURRENCY_CODE,
             "created_at": INSTANT,
-            "memo": text(),
+            "memo": text("the payer's memo; for a clearing leg without one, what it was"),
             "reference": nullable(text()),
             "pending_id": nullable(text()),
             "expires_at": nullable(INSTANT),
+            "clearing": nullable(ref("StatementClearing")),
         }
     ),
     "StatementPage": obj(
@@ -107,8 +118,9 @@ COMPONENTS: dict[str, Schema] = {
             "to": PAYEE,
             "amount": INPUT_AMOUNT,
             "currency": CURRENCY_CODE,
+            "memo": nullable(text("sent with a payment to another community", maxLength=500)),
         },
-        optional=("id",),
+        optional=("id", "memo"),
     ),
     "Quote": obj(
         {
@@ -116,9 +128,11 @@ COMPONENTS: dict[str, Schema] = {
             "to": HANDLE,
             "send": MONEY,
             "receive": MONEY,
-            "fee": MONEY,
-            "path": {"type": "array", "items": text()},
-            "rates": {"type": "array", "items": {"type": "object"}},
+            "fee": nullable(
+                {**MONEY, "description": "null to another community: fees are in the rates"}
+            ),
+            "path": {"type": "array", "items": text("local, or the communities' domains")},
+            "rates": {"type": "array", "items": ref("RateCited")},
             "expires_at": INSTANT,
         }
     ),
@@ -156,7 +170,9 @@ COMPONENTS: dict[str, Schema] = {
             "memo": text(),
             "created_at": INSTANT,
             "legs": {"type": "array", "items": ref("PaymentLeg")},
-        }
+            **CROSS_PAYMENT,
+        },
+        optional=tuple(CROSS_PAYMENT),
     ),
     "LedgerSettings": obj(
         {

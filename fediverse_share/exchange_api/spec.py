@@ -116,3 +116,8 @@ class Operation:
         if any(p.location == "path" for p in self.params):
             found.add(404)
         return sorted(found)
+
+
+def operation(method: str, path: str, *args: Any, **kwargs: Any) -> Operation:
+    """An `Operation` on ``path`` under `PREFIX` (the tables' shorthand)."""
+    return Operation(method, PREFIX + path, *args, **kwargs)

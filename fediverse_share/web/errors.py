@@ -46,6 +46,11 @@ _STATUS_BY_CODE: dict[str, int] = {
     "review_not_allowed": 409,
     "review_window_closed": 409,
     "review_exists": 409,
+    "unknown_peer": 404,
+    "link_not_active": 422,
+    "no_rate": 422,
+    "rate_expired": 422,
+    "amount_over_quote": 422,
 }
 
 

@@ -216,7 +216,7 @@ def _rejections(currency: str, domain: str) -> list[tuple[dict[str, Any], int, s
         ({**good, "to": "alice"}, 422, "self_payment"),
         ({**good, "to": f"acct:alice@{domain}"}, 422, "self_payment"),
         ({**good, "amount": "100.01"}, 422, "credit_limit_exceeded"),
-        ({**good, "to": "acct:bob@elsewhere.example"}, 422, "cross_community_not_available"),
+        ({**good, "to": "acct:bob@elsewhere.example"}, 422, "no_route"),
         ({**good, "memo": "x" * 501}, 400, "invalid_request"),
         ({**good, "memo": "nul\x00"}, 400, "invalid_text"),
         ({**good, "id": "k", "extra": {"deep": ["\x00"]}}, 400, "invalid_text"),
@@ -252,7 +252,7 @@ async def test_rejected_payments_are_typed_errors_and_book_nothing(site: Communi
 
 
 async def test_quotes_for_local_payees(site: Community) -> None:
-    """A local quote sends what it receives, over [local], free; other domains are a 422."""
+    """A local quote sends what it receives, over [local], free; an unlinked domain is a 422."""
     alice = await site.sign_up("alice")
     await site.sign_up("bob")
     body = {"to": "bob", "amount": "4.20", "currency": site.currency}
@@ -272,8 +272,8 @@ async def test_quotes_for_local_payees(site: Community) -> None:
     )
     assert remote.status_code == 422
     assert remote.json() == {
-        "error": "members of other communities cannot be paid or traded with from here yet",
-        "code": "cross_community_not_available",
+        "error": "no linked community reaches other.example",
+        "code": "no_route",
     }
 
     paid = await pay(site, alice, "bob", "4.20", key="quoted", quote_id=quote["id"])

@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.routing import Route
 
+from fediverse_share.clearing import peering
 from fediverse_share.exchange_api.spec import PREFIX
 from tests.support.tokens import Community, SignedIn, community
 
@@ -173,12 +174,15 @@ def _fuzz(doc: dict[str, Any], base_url: str, headers: dict[str, str]) -> list[s
 LADDER = {"ref": "https://example.org/listings/ladder", "title": "A ladder", "kind": "offer"}
 
 
-def _good_requests(currency: str, listings: tuple[str, str]) -> dict[str, dict[str, Any]]:
+def _good_requests(
+    currency: str, listings: tuple[str, str], peer: Community
+) -> dict[str, dict[str, Any]]:
     """A request that should succeed for each operation, by operationId, in document order.
 
     ``as`` names the member who calls (default: the operator ``root``); the trades
     ``root:declined``, ``root:cancelled`` and ``root:loan`` are prepared by `_populate`,
-    and root's two ``listings`` by `_prepare_listings` (the second is withdrawn).
+    root's two ``listings`` by `_prepare_listings` (the second is withdrawn), and the
+    ``peer`` community has asked to peer (`_prepare_peer`).
     """
     kept, withdrawn = ({"listing_id": listing} for listing in listings)
     pay = {"to": "alice", "amount": "1.50", "currency": currency, "memo": "tea"}
@@ -232,7 +236,26 @@ def _good_requests(currency: str, listings: tuple[str, str]) -> dict[str, dict[s
         },
         "getLedgerAudit": {},
         "exportLedger": {},
+        "listPeers": {"as": "alice"},
+        "getPeerLinks": {},
+        "addPeer": {"body": {"handle": _handle(peer), "credit_limit": "100.00"},
+                    "headers": {"Idempotency-Key": "peer"}},
+        "updatePeer": {"path_parameters": {"domain": peer.instance.domain},
+                       "body": {"status": "suspended"}},
+        "reconcilePeer": {"path_parameters": {"domain": peer.instance.domain}},
+        "getPostedRates": {},
+        "postRate": {"body": {"peer_currency": peer.currency, "rate": "3/2", "fee_bps": 25,
+                              "valid_hours": 24, "max_amount": "500.00"}},
     }  # fmt: skip
+
+
+def _handle(community: Community) -> str:
+    return f"@{community.instance.runtime.instance.community_username}@{community.instance.domain}"
+
+
+async def _prepare_peer(site: Community, peer: Community) -> None:
+    """The peer's operator peers with the site (the site's answer is `addPeer`)."""
+    await peering.add_peer(peer.instance.runtime, _handle(site), "100")
 
 
 def _call_good(
@@ -241,9 +264,10 @@ def _call_good(
     tokens: dict[str, dict[str, str]],
     currency: str,
     listings: tuple[str, str],
+    peer: Community,
 ) -> dict[str, int]:
     schema = schemathesis.openapi.from_dict(doc)
-    good = _good_requests(currency, listings)
+    good = _good_requests(currency, listings, peer)
     statuses = {}
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -258,7 +282,9 @@ def _call_good(
     return statuses
 
 
-async def test_a_good_request_to_every_operation_succeeds_as_documented(site: Community) -> None:
+async def test_a_good_request_to_every_operation_succeeds_as_documented(
+    site: Community, tmp_path: Path
+) -> None:
     """Each operation, called well, answers 2xx with the documented body and headers."""
     alice, _ = await _populate(site)
     admin = await site.sign_up("root", admin=True)
@@ -266,8 +292,10 @@ async def test_a_good_request_to_every_operation_succeeds_as_documented(site: Co
     listings = await _prepare_listings(site, admin, alice)
     doc = await document(site)
     tokens = {"root": admin.headers, "alice": alice.headers}
-    args = (doc, site.instance.base_url, tokens, site.currency, listings)
-    statuses = await asyncio.to_thread(_call_good, *args)
+    async with community(tmp_path, "peer") as peer:
+        await _prepare_peer(site, peer)
+        args = (doc, site.instance.base_url, tokens, site.currency, listings, peer)
+        statuses = await asyncio.to_thread(_call_good, *args)
     assert all(200 <= status < 300 for status in statuses.values()), statuses
     assert statuses["createPayment"] == statuses["proposeTrade"] == 201
     assert statuses["createListing"] == statuses["addListingPhoto"] == 201
