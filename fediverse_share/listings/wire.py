@@ -4,6 +4,8 @@ We send ``type: ["Note", "Proposal"]``: Mastodon checks that ``type`` *includes*
 ``Note`` and shows ``content``, ignoring ``name``, so ``content`` starts with the
 title; nothing goes in ``summary`` (Mastodon shows it as a content warning). We
 accept a bare ``Proposal`` too, and Mitra's ``vf:hasUnit``/``vf:hasNumericalValue``.
+The ``content`` HTML is written, and a received one's description read back, by
+`fediverse_share.listings.content`.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from html import escape
 from typing import Any
 
 from activitypub.errors import OriginMismatch
 from activitypub.html import html_to_text, sanitise_html
 from activitypub.objects import host_of, id_of, types_of
+from fediverse_share.listings.content import parse_description, render_content, tag_names
 from fediverse_share.listings.errors import ListingInvalid
 from fediverse_share.listings.model import (
     CATEGORY_RE,
@@ -30,7 +32,6 @@ from fediverse_share.listings.model import (
 )
 
 SERVICE_KINDS = frozenset({Kind.SERVICE})
-_HASHTAG = {Purpose.OFFER: "offer", Purpose.REQUEST: "need"}
 _DECIMAL = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,18})?")
 OM2_IRI = "http://www.ontology-of-units-of-measure.org/resource/om-2/"
 #: OM-2 unit names we accept in ``hasUnit``: FEP-0837 recommends ``one`` for countable
@@ -52,41 +53,6 @@ class Price:
     currency_uri: str
 
 
-def render_content(draft: Draft, price: Price | None, tag_url: str, page_url: str) -> str:
-    """The HTML a Mastodon user reads: title, description, price, a link to the listing's
-    page (the whole listing, in a browser), hashtags."""
-    lines = [f"<p><strong>{draft.purpose.label}: {escape(draft.title)}</strong></p>"]
-    if draft.description:
-        lines.extend(f"<p>{escape(p)}</p>" for p in draft.description.split("\n\n") if p)
-    terms = [draft.kind.value]
-    if price is not None:
-        terms.insert(0, f"{price.text} {price.currency_code}")
-    if draft.location:
-        terms.append(escape(draft.location))
-    lines.append(f"<p>{' · '.join(terms)}</p>")
-    lines.append(f"<p>{_page_link(page_url)}</p>")
-    tags = " ".join(_hashtag_link(name, tag_url) for name in _tag_names(draft))
-    lines.append(f"<p>{tags}</p>")
-    return "".join(lines)
-
-
-def _page_link(url: str) -> str:
-    """A link as Mastodon writes one: the scheme hidden, the rest shown."""
-    scheme, _, rest = url.partition("://")
-    return (
-        f'<a href="{escape(url)}" rel="nofollow noopener noreferrer" target="_blank">'
-        f'<span class="invisible">{escape(scheme)}://</span><span>{escape(rest)}</span></a>'
-    )
-
-
-def _tag_names(draft: Draft) -> list[str]:
-    return list(dict.fromkeys([_HASHTAG[draft.purpose], draft.category]))
-
-
-def _hashtag_link(name: str, tag_url: str) -> str:
-    return f'<a href="{tag_url}/{name}" class="mention hashtag" rel="tag">#<span>{name}</span></a>'
-
-
 def _quantity(unit: str, value: str) -> dict[str, str]:
     return {"hasUnit": unit, "hasNumericalValue": value}
 
@@ -103,11 +69,12 @@ def render_proposal_fields(
 
     ``content`` links ``page_url``, the listing's page (the Note's ``url``); without one
     it links ``uri``, which answers browsers with the same page."""
+    price_text = None if price is None else f"{price.text} {price.currency_code}"
     fields: dict[str, Any] = {
         "type": ["Note", "Proposal"],
         "purpose": draft.purpose.value,
         "name": draft.title,
-        "content": render_content(draft, price, tag_url, page_url or uri),
+        "content": render_content(draft, price_text, tag_url, page_url or uri),
         "sharingKind": draft.kind.value,
         "category": draft.category,
         "publishes": {
@@ -119,7 +86,7 @@ def render_proposal_fields(
         },
         "tag": [
             {"type": "Hashtag", "name": f"#{name}", "href": f"{tag_url}/{name}"}
-            for name in _tag_names(draft)
+            for name in tag_names(draft)
         ],
     }
     if price is not None:
@@ -232,18 +199,21 @@ def parse_proposal(obj: Mapping[str, Any]) -> RemoteListing:
     """A remote Proposal, typed; raises `ListingInvalid` for anything we cannot use, and
     `OriginMismatch` when its id is on another host than its author.
 
-    Its HTML is sanitised before it becomes text, so a script never reaches a listing."""
+    Its HTML is sanitised before it becomes text, so a script never reaches a listing;
+    the description is only the description (`content.parse_description`)."""
     uri, author = _author(obj)
     purpose, kind = _purpose_and_kind(obj)
     quantity, unit = _primary_quantity(obj)
     price = _price(obj)
     name = _string(obj.get("name"))  # plain text in ActivityStreams: kept, escaped on output
-    text = html_to_text(sanitise_html(_string(obj.get("content"))))
+    content = sanitise_html(_string(obj.get("content")))
+    first_line = html_to_text(content).partition("\n")[0]
+    title = (name.strip() or first_line[:80])[:MAX_TITLE_CHARS] or "(untitled)"
     draft = Draft(
         purpose=purpose,
         kind=kind,
-        title=(name.strip() or text.partition("\n")[0][:80])[:MAX_TITLE_CHARS] or "(untitled)",
-        description=text[:MAX_DESCRIPTION_CHARS],
+        title=title,
+        description=parse_description(content, title, purpose, kind)[:MAX_DESCRIPTION_CHARS],
         category=_category(obj.get("category")),
         price_minor=None,
         quantity=quantity,

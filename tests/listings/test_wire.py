@@ -206,8 +206,66 @@ def test_html_with_scripts_is_sanitised() -> None:
     )
     remote = parse_proposal(_proposal(name=None, content=content, category="<b>Bikes</b>"))
     assert remote.draft.title == "Blue bike"
-    assert remote.draft.description == "Blue bike\nSome rust"
+    assert remote.draft.description == "Some rust"
     assert remote.draft.category == "general"
+
+
+def _ours(draft: Draft, price: Price | None = None) -> dict[str, Any]:
+    """What one of our servers sends for ``draft``, as another of them receives it."""
+    doc = render_proposal_fields(URI, draft, price, "https://a.example/tags", "urn:x")
+    return doc | {"id": URI, "attributedTo": "https://a.example/users/alice"}
+
+
+def test_our_content_gives_back_only_the_description() -> None:
+    """From our own content's shape only the description paragraphs are kept, as written."""
+    price = Price("12.50", "KRZ", "https://a.example/currencies/KRZ")
+    assert parse_proposal(_ours(_draft(), price)).draft.description == (
+        "I fix bikes.\n\nBring it by."
+    )
+    need = _draft(
+        purpose=Purpose.REQUEST,
+        kind=Kind.LEND,
+        title="Drill · for <two> days",
+        description="Any #drill will do,\nwith bits.\n\nhttps://x.example/a · lend",
+        category="tools",
+        price_minor=None,
+        location="Kreuzberg",
+    )
+    remote = parse_proposal(_ours(need))
+    assert remote.draft.title == "Drill · for <two> days"
+    assert remote.draft.description == need.description
+    assert parse_proposal(_ours(_draft(description=""), price)).draft.description == ""
+
+
+_MASTODON_TAG = (
+    '<a href="https://m.example/tags/{0}" class="mention hashtag" rel="tag">#<span>{0}</span></a>'
+)
+
+
+def test_another_servers_content_loses_its_title_and_hashtags() -> None:
+    """Other servers' text is kept without a line repeating the title and without hashtags."""
+    bikes, offer, commuting = (_MASTODON_TAG.format(t) for t in ("bikes", "offer", "commuting"))
+    content = (
+        f"<p>Offering: Used bike</p><p>Blue, one speed. Great for {commuting} in town.</p>"
+        f"<p>{offer} Room #1 in the shed {bikes}</p>"
+        '<p><a href="https://m.example/@ann/1">m.example/@ann/1</a></p>'
+        f"<p>{bikes} {offer}</p>"
+    )
+    remote = parse_proposal(_proposal(content=content))
+    assert remote.draft.title == "Used bike"
+    assert remote.draft.description == (
+        "Blue, one speed. Great for commuting in town.\nRoom #1 in the shed\nm.example/@ann/1"
+    )
+    untitled = parse_proposal(_proposal(name=None, content=f"<p>Used bike</p><p>Blue {bikes}</p>"))
+    assert (untitled.draft.title, untitled.draft.description) == ("Used bike", "Blue")
+    kept = parse_proposal(_proposal(content="<p>My old used bike</p><p>Blue</p>"))
+    assert kept.draft.description == "My old used bike\nBlue"
+
+
+def test_content_only_like_ours_is_read_as_another_servers() -> None:
+    """A title line like ours without the terms, link and hashtags after it keeps the rest."""
+    content = "<p><strong>Offer: Used bike</strong></p><p>Blue</p><p>Red</p><p>Green</p>"
+    assert parse_proposal(_proposal(content=content)).draft.description == "Blue\nRed\nGreen"
 
 
 def test_end_time_is_the_expiry_of_a_remote_listing() -> None:
