@@ -36,6 +36,7 @@ from fediverse_share.clearing.settlement import Refusal
 from fediverse_share.federation.delivery import domain_of
 from fediverse_share.federation.fetching import fetcher_for
 from fediverse_share.runtime import Runtime
+from fediverse_share.upserts import insert_or_replace
 
 MAX_HOPS_PUBLISHED = 3
 MAX_PATH = wire.MAX_PATH
@@ -215,24 +216,23 @@ def store_peer_rate(
     conn: Connection, domain: str, rate: rates.PostedRate, their: str, at_us: int
 ) -> None:
     """Keep a peer's posted quote (its newest versions answer the directory)."""
-    table = ct.peer_rates
-    conn.execute(table.delete().where(table.c.uri == rate.id))
-    conn.execute(
-        table.insert().values(
-            uri=rate.id,
-            domain=domain,
-            currency_code=their,
-            peer_currency_code=rate.peer_currency_code,
-            version=rate.version,
-            rate_num=str(rate.rate.numerator),
-            rate_den=str(rate.rate.denominator),
-            fee_bps=rate.fee_bps,
-            max_amount_minor=rate.max_amount_minor,
-            valid_from_us=rate.valid_from_us,
-            valid_until_us=rate.valid_until_us,
-            received_at_us=at_us,
-        )
-    )
+    row = {
+        "uri": rate.id,
+        "domain": domain,
+        "currency_code": their,
+        "peer_currency_code": rate.peer_currency_code,
+        "version": rate.version,
+        "rate_num": str(rate.rate.numerator),
+        "rate_den": str(rate.rate.denominator),
+        "fee_bps": rate.fee_bps,
+        "max_amount_minor": rate.max_amount_minor,
+        "valid_from_us": rate.valid_from_us,
+        "valid_until_us": rate.valid_until_us,
+        "received_at_us": at_us,
+    }
+    # Routed quotes read their peers' documents concurrently: one upsert, not a delete
+    # and an insert, which race on PostgreSQL (UniqueViolation on the uri).
+    insert_or_replace(conn, ct.peer_rates, row)
 
 
 def peer_rate(conn: Connection, domain: str, code: str, at_us: int) -> Fraction | None:
