@@ -149,7 +149,7 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 def _registrars() -> list[Any]:
-    from fediverse_share import cli_ledger, demo
+    from fediverse_share import cli_ledger, cli_peers, demo
 
     return [
         register_init,
@@ -158,6 +158,8 @@ def _registrars() -> list[Any]:
         register_user,
         cli_ledger.register_ledger,
         cli_ledger.register_demurrage,
+        cli_peers.register_peer,
+        cli_peers.register_rates,
         demo.register,
     ]
 

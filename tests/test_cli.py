@@ -66,6 +66,9 @@ def test_every_command_has_help() -> None:
         ["ledger", "audit"],
         ["ledger", "export"],
         ["demurrage", "run"],
+        *(["peer", verb] for verb in ("add", "list", "suspend", "resume", "remove", "reconcile")),
+        ["rates", "set"],
+        ["rates", "show"],
     ):
         done = subprocess.run(
             [sys.executable, "-m", "fediverse_share", *command, "--help"],
