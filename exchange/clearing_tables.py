@@ -53,6 +53,9 @@ links = Table(
     Column("status", String(12), nullable=False),
     Column("local_consent", Boolean, nullable=False),
     Column("remote_consent", Boolean, nullable=False),
+    # When the peer wrote its newest link message we applied: an older one arriving
+    # later (deliveries are concurrent) must not undo it.
+    Column("remote_updated_at_us", BigInteger, nullable=False),
     Column("residue_num", String(NUMBER), nullable=False),
     Column("residue_den", String(NUMBER), nullable=False),
     Column("statement_seq", BigInteger, nullable=False),

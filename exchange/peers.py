@@ -55,6 +55,7 @@ class Link:
     status: LinkStatus
     local_consent: bool
     remote_consent: bool
+    remote_updated_at_us: int
     residue: Fraction
     statement_seq: int
     statement_hash: str
@@ -81,6 +82,7 @@ def link_from_row(row: Any) -> Link:
         status=LinkStatus(row.status),
         local_consent=row.local_consent,
         remote_consent=row.remote_consent,
+        remote_updated_at_us=row.remote_updated_at_us,
         residue=Fraction(int(row.residue_num), int(row.residue_den)),
         statement_seq=row.statement_seq,
         statement_hash=row.statement_hash,
@@ -129,6 +131,7 @@ def _insert(conn: Connection, peer: PeerRef, now_us: int) -> None:
             status=LinkStatus.PENDING.value,
             local_consent=False,
             remote_consent=False,
+            remote_updated_at_us=0,
             residue_num="0",
             residue_den="1",
             statement_seq=0,
@@ -175,6 +178,20 @@ def consent_locally(conn: Connection, peer: PeerRef, limits: Limits, now_us: int
 def consent_remotely(conn: Connection, peer: PeerRef, now_us: int) -> Link:
     """The peer asked for, or accepted, the link."""
     return _consent(conn, peer, "remote_consent", now_us)
+
+
+def is_stale(conn: Connection, domain: str, sent_at_us: int) -> bool:
+    """Whether a link message the peer wrote at ``sent_at_us`` is older than one we
+    applied already; if not, it becomes the newest."""
+    link = find_link(conn, domain, lock=True)
+    if link is None:
+        return False
+    if sent_at_us < link.remote_updated_at_us:
+        return True
+    conn.execute(
+        update(ct.links).where(ct.links.c.domain == domain).values(remote_updated_at_us=sent_at_us)
+    )
+    return False
 
 
 def withdraw_remote_consent(conn: Connection, domain: str, now_us: int) -> Link:

@@ -90,6 +90,7 @@ def _send_link(conn: Connection, runtime: Runtime, link: Link, kind: str, status
         runtime.instance.community_uri,
         get_currency(conn),
         status,
+        runtime.now_us(),
     )
     _send(conn, runtime, link.actor_uri, kind, obj)
 
@@ -159,7 +160,7 @@ async def handle(runtime: Runtime, activity: Activity, actor: RowMapping) -> boo
         if id_of(obj.get("attributedTo")) != actor["uri"]:
             raise wire.MessageInvalid("a ClearingLink is attributed to the actor who sends it")
         peer = PeerRef(domain_of(actor["uri"]), actor["uri"], actor["inbox"], message.currency)
-        await runtime.db.write(_link_message, peer, message.status, runtime.now_us())
+        await runtime.db.write(_link_message, peer, message, runtime.now_us())
         return True
     if activity.type in ("Create", "Update") and "RateQuote" in kinds:
         assert isinstance(obj, dict)
@@ -168,12 +169,16 @@ async def handle(runtime: Runtime, activity: Activity, actor: RowMapping) -> boo
     return False
 
 
-def _link_message(conn: Connection, peer: PeerRef, status: str, at_us: int) -> None:
+def _link_message(conn: Connection, peer: PeerRef, message: wire.LinkMessage, at_us: int) -> None:
+    if peers.is_stale(conn, peer.domain, message.updated_us):
+        return  # delivered after a newer one: the newer one stands
+    status = message.status
     if status == "ended":
         if peers.find_link(conn, peer.domain) is not None:
             peers.withdraw_remote_consent(conn, peer.domain, at_us)
     elif status == "active":
         peers.consent_remotely(conn, peer, at_us)
+        peers.is_stale(conn, peer.domain, message.updated_us)  # a new link: stamp it
 
 
 def _rate_message(conn: Connection, actor: RowMapping, obj: dict[str, Any], at_us: int) -> None:

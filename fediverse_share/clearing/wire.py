@@ -108,7 +108,7 @@ def answer(kind: str, actor: str, request_id: str, result: dict[str, Any]) -> di
 
 
 def render_link(
-    link_id: str, actor: str, community: str, currency: Currency, status: str
+    link_id: str, actor: str, community: str, currency: Currency, status: str, at_us: int
 ) -> dict[str, Any]:
     return {
         "id": link_id,
@@ -117,6 +117,7 @@ def render_link(
         "community": community,
         "currency": render_currency(currency),
         "status": status,
+        "updated": render_iso_micros(at_us),
     }
 
 
@@ -124,6 +125,7 @@ def render_link(
 class LinkMessage:
     currency: Currency
     status: str
+    updated_us: int  # when the sender wrote it: a later message supersedes it
 
 
 def parse_link(obj: Any) -> LinkMessage:
@@ -132,7 +134,8 @@ def parse_link(obj: Any) -> LinkMessage:
     status = obj.get("status", "active")
     if status not in ("active", "suspended", "ended"):
         raise MessageInvalid("a link's status is active, suspended or ended")
-    return LinkMessage(parse_currency(obj.get("currency")), status)
+    updated = _instant(obj, "updated") if "updated" in obj else 0
+    return LinkMessage(parse_currency(obj.get("currency")), status, updated)
 
 
 def render_rate_quote(uri: str, actor: str, rate: PostedRate, currency: Currency) -> dict[str, Any]:

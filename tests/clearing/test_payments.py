@@ -9,7 +9,9 @@ import httpx
 
 from exchange import clearing
 from exchange.peers import LinkStatus
-from fediverse_share.clearing import directory, payments, reconcile
+from exchange.settings import get_currency
+from fediverse_share.clearing import directory, payments, peering, reconcile, wire
+from fediverse_share.worker import run_until_idle
 from tests.clearing.conftest import Community
 
 
@@ -101,3 +103,26 @@ async def test_the_clearing_document_publishes_routes_with_indicative_rates(link
     assert routes[b.domain]["path"] == [c.domain, b.domain]
     assert Fraction(routes[b.domain]["rate"]) == 2 * Fraction(3, 2) * Fraction(99, 100)
     assert answer.json()["currency"] == {"code": "AAA", "name": "a units", "scale": 2}
+
+
+async def test_an_older_link_message_delivered_late_does_not_undo_a_newer_one(linked):
+    """C ends the link, and its older "active" message arrives after: A keeps it ended."""
+    a, _, c = linked
+    stamp = c.runtime.now_us()
+
+    def send(conn, status: str, at_us: int) -> None:
+        obj = wire.render_link(
+            peering.link_id(c.runtime, a.domain),
+            c.runtime.instance.instance_actor_uri,
+            c.runtime.instance.community_uri,
+            get_currency(conn),
+            status,
+            at_us,
+        )
+        peering._send(conn, c.runtime, a.runtime.instance.instance_actor_uri, "Update", obj)
+
+    await c.runtime.db.write(send, "ended", stamp)
+    await run_until_idle(a.runtime, c.runtime)
+    await c.runtime.db.write(send, "active", stamp - 1_000_000)
+    await run_until_idle(a.runtime, c.runtime)
+    assert (await a.link(c)).status is LinkStatus.ENDED

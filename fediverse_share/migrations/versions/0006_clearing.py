@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("local_consent", sa.Boolean(), nullable=False),
         sa.Column("remote_consent", sa.Boolean(), nullable=False),
+        sa.Column("remote_updated_at_us", sa.BigInteger(), nullable=False),
         sa.Column("residue_num", sa.String(length=80), nullable=False),
         sa.Column("residue_den", sa.String(length=80), nullable=False),
         sa.Column("statement_seq", sa.BigInteger(), nullable=False),
