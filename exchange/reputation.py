@@ -20,7 +20,8 @@
 
    computed exactly (fractions) and rounded half-even to two decimals. A member
    nobody has reviewed scores 3.00; one five-star review from a full-standing partner
-   gives 3.67, not 5.00.
+   gives 3.67, not 5.00, and from a reviewer with no other partner 3.22 (more examples
+   in docs/LEDGER.md, "Reviews and reputation").
 
 So the score is a weighted mean of numbers between 1 and 5 and stays within 1..5; it
 depends only on the set of facts (not the order they are read in); accounts that trade

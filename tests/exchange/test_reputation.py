@@ -78,6 +78,26 @@ def test_the_documented_examples():
     assert [standing_weight(n) for n in range(6)] == [Fraction(k, 4) for k in (1, 2, 3, 4, 4, 4)]
 
 
+def test_the_examples_in_docs_ledger():
+    """The table of docs/LEDGER.md "Reviews and reputation", row by row."""
+    sock, full, half = Party.local("sock"), Party.local("full"), Party.local("half")
+    sock_trades = [TradeFact(f"s{i}", sock, S) for i in range(10)]
+    sock_fives = [Rating(f"s{i}", sock, S, 5) for i in range(10)]
+    standing = [TradeFact(f"f{i}", full, Party.local(f"x{i}")) for i in range(3)]
+    standing += [TradeFact("h0", half, Party.local("x0"))]
+    trades = [*sock_trades, *standing, TradeFact("tf", full, S), TradeFact("th", half, S)]
+    rows = [
+        ([], "3.00"),
+        (sock_fives[:1], "3.22"),
+        (sock_fives, "3.22"),
+        ([Rating("tf", full, S, 5)], "3.67"),
+        ([Rating("tf", full, S, 5), Rating("th", half, S, 4)], "3.71"),
+        ([*sock_fives, Rating("tf", full, S, 1)], "2.54"),
+    ]
+    for ratings, expected in rows:
+        assert score(S, (trades, ratings)) == Decimal(expected), ratings
+
+
 @given(worlds())
 def test_the_score_stays_between_one_and_five(world):
     """A weighted mean of ratings 1..5 and the prior 3 is within 1..5, for every member."""
