@@ -18,7 +18,7 @@ the reconciliation statements, and the audit are printed (`fediverse_share.demo_
 Everything goes through the functions the exchange API, the CLI and the federation
 tests use; nothing writes rows of its own. Background work (deliveries, inbox,
 routes) is driven by `fediverse_share.worker.run_until_idle`. The building blocks
-(`initialise`, `running`, `link`, `post_rate`, `pay`) also serve ``bench/clearing.py``.
+(`initialise`, `running`, `connect`, `pay`) also serve ``bench/clearing.py``.
 """
 
 from __future__ import annotations
@@ -159,6 +159,18 @@ async def pay(
     return quote, await payments.pay(runtime, who, quote.quote_id, key)
 
 
+async def connect(a: Community, b: Community, c: Community, limits: tuple[str, ...]) -> None:
+    """Peer ``a``-``c`` and ``c``-``b`` (``limits``: a's, c's towards a, c's towards b,
+    b's), each community posting rates for its peers' currencies."""
+    await link(a, c, limits[0], limits[1])
+    await link(c, b, limits[2], limits[3])
+    await post_rate(c, a, "2")  # market gives 2 MKT for 1 RIV
+    await post_rate(a, c, "1/2")
+    await post_rate(b, c, "3/2", fee_bps=100)  # hilltop gives 1.5 HTP for 1 MKT, 1 % fee
+    await post_rate(c, b, "2/3")
+    await run_until_idle(a.runtime, b.runtime, c.runtime)
+
+
 # --- the scenario ---------------------------------------------------------------------
 
 
@@ -259,13 +271,7 @@ async def run(base_port: int) -> int:
             demo_report.communities((a, b, c), tmp)
             games = await _listings(a, b, c)
             await demo_report.listings((a, b, c))
-            await link(a, c, "1000", "2000")
-            await link(c, b, "2000", "3000")
-            await post_rate(c, a, "2")  # market gives 2 MKT for 1 RIV
-            await post_rate(a, c, "1/2")
-            await post_rate(b, c, "3/2", fee_bps=100)  # hilltop gives 1.5 HTP for 1 MKT, 1 % fee
-            await post_rate(c, b, "2/3")
-            await run_until_idle(a.runtime, b.runtime, c.runtime)
+            await connect(a, b, c, ("1000", "2000", "2000", "3000"))
             await demo_report.peering(((a, c), (c, b)))
             await demo_report.swap(a, b, *(await _swap(a, b, games)))
             made = await _payments(a, b, c)
