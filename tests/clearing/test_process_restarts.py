@@ -18,6 +18,7 @@ from exchange.clearing import LegState
 from fediverse_share.clearing import payments, reconcile, recovery
 from fediverse_share.clock import now_us
 from tests.clearing.conftest import Community
+from tests.support.tokens import sign_up
 
 pytestmark = pytest.mark.slow
 
@@ -118,3 +119,45 @@ async def test_a_process_killed_at_a_step_recovers(linked, who: str, step: str):
         assert await community.audit() == []
     for x, y in ((a, c), (c, b)):
         assert await reconcile.reconcile_link(x.runtime, y.domain) is True
+
+
+async def test_the_payers_process_killed_after_holding_finishes_the_payment_on_restart(linked):
+    """A's process ends right after holding Alice's leg, before sending it: started
+    again, its own worker sends it on and the payment commits everywhere."""
+    a, b, c = linked
+    api = a.instance.base_url + "/api/exchange/v1"
+    async with httpx.AsyncClient(base_url=a.instance.base_url, timeout=30) as http:
+        dora = await sign_up(a.instance, http, "dora")
+    want = {"to": f"acct:bob@{b.domain}", "amount": "9", "currency": "BBB"}
+    await a.stop()
+    async with httpx.AsyncClient(timeout=30) as http:
+        async with as_process(a, "payer_prepared=exit") as process:
+            quote = (
+                await http.post(f"{api}/payments/quote", json=want, headers=dora.headers)
+            ).json()
+            with pytest.raises(httpx.HTTPError):
+                await http.post(
+                    f"{api}/payments",
+                    json={**want, "quote_id": quote["id"]},
+                    headers={**dora.headers, "Idempotency-Key": "k"},
+                )
+            assert await asyncio.wait_for(process.wait(), 10) == 75
+        async with as_process(a):
+            state = await _until_settled(http, f"{api}/payments/{quote['id']}", dora.headers)
+    assert state == "committed"
+    await a.start()
+    transfer_id = (await a.runtime.db.read(payments.find_quote, quote["id"])).transfer_id
+    assert await _states(transfer_id, a, c, b) == [LegState.COMMITTED] * 3
+    for community in (a, b, c):
+        assert await community.audit() == []
+
+
+async def _until_settled(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> str:
+    """The payment's state once it is no longer pending (its worker finishes it)."""
+    deadline = asyncio.get_running_loop().time() + STARTUP_SECONDS
+    while asyncio.get_running_loop().time() < deadline:
+        state = str((await http.get(url, headers=headers)).json()["state"])
+        if state != "pending":
+            return state
+        await asyncio.sleep(0.2)
+    return "pending"
