@@ -19,6 +19,7 @@ from activitypub.objects import id_of, types_of
 from fediverse_share import tables
 from fediverse_share.errors import AppError
 from fediverse_share.federation import actions, posts, remote_actors
+from fediverse_share.federation.fetching import fetcher_for
 from fediverse_share.mastodon import events
 from fediverse_share.mastodon import tables as mt
 from fediverse_share.mastodon.statuses import Viewer
@@ -112,7 +113,10 @@ async def _resolve_url(runtime: Runtime, url: str) -> tuple[int | None, int | No
     actor = await runtime.db.read(_actor_by_url, url)
     if actor is not None:
         return actor["id"], None
-    document = await posts.fetch_object(runtime, url)
+    # A member pastes what a browser shows, which is often a status's ``url`` (its
+    # page) rather than its id: follow the document to its id, as Mastodon does, and
+    # take it only as served there.
+    document = await (await fetcher_for(runtime)).fetch_json(url, id_is_known=False)
     kinds = set(types_of(document))
     if kinds & _ACTOR_TYPES:
         row = await remote_actors.get_actor(runtime, id_of(document) or url)
