@@ -36,7 +36,13 @@ from exchange.errors import (
 )
 from exchange.money import MAX_AMOUNT_MINOR, Currency
 from exchange.periods import period_start_us
-from exchange.settings import LedgerSettings, find_currency, get_settings, insert_settings
+from exchange.settings import (
+    LedgerSettings,
+    find_currency,
+    forget_currency,
+    get_settings,
+    insert_settings,
+)
 from exchange.transfers import check_id
 
 ISSUANCE = "issuance"
@@ -175,6 +181,7 @@ def create_ledger(
     """Create the currency, the settings and the system accounts; raises `LedgerExists`."""
     if find_currency(conn) is not None:
         raise LedgerExists("this community's ledger exists already")
+    forget_currency(conn)
     conn.execute(
         tables.currency.insert().values(
             id=1, code=currency.code, name=currency.name, scale=currency.scale, created_at_us=now_us

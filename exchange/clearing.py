@@ -35,14 +35,13 @@ from sqlalchemy import Connection, or_, select, update
 
 from exchange import clearing_tables as ct
 from exchange import peers, rates
-from exchange.accounts import FEES, ROUNDING, peer_account_id
+from exchange.accounts import FEES, peer_account_id
 from exchange.booking import TransferKind
 from exchange.errors import (
     InvalidAmount,
     InvalidRequest,
     LegConflict,
     LegNotPrepared,
-    LimitExceeded,
     UnknownLeg,
     WrongFulfilment,
 )
@@ -274,8 +273,15 @@ def _same_request(leg: Leg, request: LegRequest) -> bool:
     )
 
 
-def prepare(conn: Connection, request: LegRequest, now_us: int) -> Leg:
+def prepare(
+    conn: Connection, request: LegRequest, now_us: int, *, fulfilment: str | None = None
+) -> Leg:
     """Hold this community's leg of a transfer until ``request.expires_at_us``.
+
+    With ``fulfilment`` (the payee's community, which commits as soon as it prepares)
+    the leg is booked committed at once: posted transfers instead of holds that would be
+    posted in the same database transaction. Raises `WrongFulfilment` if it is not the
+    condition's.
 
     Raises `UnknownPeer`, `LinkNotActive` (new transfers only: a replay of a prepared
     leg is answered), `NoRate`, `RateExpired`, `AmountOverQuote`, `InvalidAmount`
@@ -300,15 +306,22 @@ def prepare(conn: Connection, request: LegRequest, now_us: int) -> Leg:
     if role is LegRole.PAYEE and conversion.out_minor < check_amount(request.deliver_minor or 0):
         raise InvalidAmount("the amount sent does not deliver what the payee is owed")
     ref = leg_ref(request.transfer_id)
-    _hold(conn, ref, debit, credit, conversion.out_minor, request, now_us, "main")
-    if conversion.fee_minor:
-        _hold(conn, ref, debit, FEES, conversion.fee_minor, request, now_us, "fee")
+    state = LegState.PREPARED
+    if fulfilment is not None:
+        if condition_of(fulfilment) != request.condition.lower():
+            raise WrongFulfilment(request.transfer_id)
+        state = LegState.COMMITTED
+    parts = [("main", credit, conversion.out_minor), ("fee", FEES, conversion.fee_minor)]
+    for part, to, amount in parts:
+        if amount:
+            _book(conn, ref, debit, to, amount, request, now_us, part, hold=fulfilment is None)
     conn.execute(
         ct.legs.insert().values(
             transfer_id=request.transfer_id,
             ref=ref,
             role=role.value,
-            state=LegState.PREPARED.value,
+            state=state.value,
+            fulfilment=None if fulfilment is None else fulfilment.lower(),
             upstream_domain=request.upstream,
             downstream_domain=request.downstream,
             debit_account_id=debit,
@@ -332,10 +345,13 @@ def prepare(conn: Connection, request: LegRequest, now_us: int) -> Leg:
             updated_at_us=now_us,
         )
     )
-    return get_leg(conn, request.transfer_id)
+    leg = get_leg(conn, request.transfer_id)
+    if state is LegState.COMMITTED and leg.upstream_domain is not None:
+        peers.book_residue(conn, leg.upstream_domain, leg.residue, leg.ref, now_us)
+    return leg
 
 
-def _hold(
+def _book(
     conn: Connection,
     ref: str,
     debit: str,
@@ -344,9 +360,14 @@ def _hold(
     request: LegRequest,
     now_us: int,
     part: str,
+    *,
+    hold: bool,
 ) -> None:
+    """Hold a part of the leg (``<ref>:main``, ``<ref>:fee``), or post it at once
+    under the id its hold's posting would have (``<ref>:post``, ``<ref>:fee-post``)."""
+    posted_id = f"{ref}:post" if part == "main" else f"{ref}:fee-post"
     transfer = TransferRequest(
-        transfer_id=f"{ref}:{part}",
+        transfer_id=f"{ref}:{part}" if hold else posted_id,
         debit_account_id=debit,
         credit_account_id=credit,
         amount_minor=amount_minor,
@@ -355,7 +376,10 @@ def _hold(
         memo=request.memo,
         reference=ref,
     )
-    create_pending(conn, transfer, request.expires_at_us, now_us)
+    if hold:
+        create_pending(conn, transfer, request.expires_at_us, now_us)
+    else:
+        create_transfer(conn, transfer, now_us)
 
 
 def set_state(conn: Connection, leg: Leg, state: LegState, now_us: int, **values: Any) -> Leg:
@@ -404,35 +428,8 @@ def commit(
     if leg.fee_minor:
         post_pending(conn, f"{leg.ref}:fee-post", leg.fee_id, now_us)
     if leg.upstream_domain is not None:
-        book_residue(conn, leg, now_us)
+        peers.book_residue(conn, leg.upstream_domain, leg.residue, leg.ref, now_us)
     return set_state(conn, leg, LegState.COMMITTED, now_us, **values)
-
-
-def book_residue(conn: Connection, leg: Leg, now_us: int) -> None:
-    """Add the leg's residue to its link's; book whole minor units to ``rounding``."""
-    assert leg.upstream_domain is not None
-    link = peers.get_link(conn, leg.upstream_domain, lock=True)
-    residue = link.residue + leg.residue
-    whole = int(residue)  # toward zero
-    if whole:
-        peer = peer_account_id(leg.upstream_domain)
-        debit, credit = (peer, ROUNDING) if whole > 0 else (ROUNDING, peer)
-        request = TransferRequest(
-            transfer_id=f"{leg.ref}:rounding",
-            debit_account_id=debit,
-            credit_account_id=credit,
-            amount_minor=abs(whole),
-            currency_code=get_currency(conn).code,
-            kind=TransferKind.ROUNDING,
-            memo="rounding residue of conversions",
-            reference=leg.ref,
-        )
-        try:
-            create_transfer(conn, request, now_us)
-            residue -= whole
-        except LimitExceeded:
-            pass  # the peer's limit is full: keep the residue for a later leg
-    peers.set_residue(conn, leg.upstream_domain, residue)
 
 
 def abort(conn: Connection, transfer_id: str, code: str, now_us: int) -> Leg:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from exchange import clearing
+from exchange import clearing, peers
 from exchange.accounts import FEES
 from exchange.booking import TransferKind
 from exchange.clearing import Leg, LegState
@@ -45,5 +45,5 @@ def book_late(conn: Connection, transfer_id: str, now_us: int) -> Leg:
         )
         create_transfer(conn, request, now_us)
     if leg.upstream_domain is not None:
-        clearing.book_residue(conn, leg, now_us)
+        peers.book_residue(conn, leg.upstream_domain, leg.residue, leg.ref, now_us)
     return clearing.set_state(conn, leg, LegState.COMMITTED, now_us)

@@ -22,9 +22,12 @@ from sqlalchemy import Connection, select, update
 
 from exchange import accounts
 from exchange import clearing_tables as ct
-from exchange.accounts import Limits, peer_account_id
-from exchange.errors import InvalidRequest, LinkNotActive, UnknownPeer
+from exchange.accounts import ROUNDING, Limits, peer_account_id
+from exchange.booking import TransferKind
+from exchange.errors import InvalidRequest, LimitExceeded, LinkNotActive, UnknownPeer
 from exchange.money import Currency
+from exchange.settings import get_currency
+from exchange.transfers import TransferRequest, create_transfer
 
 
 class LinkStatus(StrEnum):
@@ -233,9 +236,35 @@ def set_status(
     return get_link(conn, domain)
 
 
-def set_residue(conn: Connection, domain: str, residue: Fraction) -> None:
+def book_residue(
+    conn: Connection, domain: str, residue: Fraction, reference: str, now_us: int
+) -> None:
+    """Add a committed leg's conversion residue to the link's; once it adds up to whole
+    minor units, book them between ``peer:<domain>`` and ``rounding`` (transfer
+    ``<reference>:rounding``). If the peer's limit is full, the residue waits."""
+    link = get_link(conn, domain, lock=True)
+    total = link.residue + residue
+    whole = int(total)  # toward zero
+    if whole:
+        peer = peer_account_id(domain)
+        debit, credit = (peer, ROUNDING) if whole > 0 else (ROUNDING, peer)
+        request = TransferRequest(
+            transfer_id=f"{reference}:rounding",
+            debit_account_id=debit,
+            credit_account_id=credit,
+            amount_minor=abs(whole),
+            currency_code=get_currency(conn).code,
+            kind=TransferKind.ROUNDING,
+            memo="rounding residue of conversions",
+            reference=reference,
+        )
+        try:
+            create_transfer(conn, request, now_us)
+            total -= whole
+        except LimitExceeded:
+            pass  # the peer's limit is full: keep the residue for a later leg
     conn.execute(
         update(ct.links)
         .where(ct.links.c.domain == domain)
-        .values(residue_num=str(residue.numerator), residue_den=str(residue.denominator))
+        .values(residue_num=str(total.numerator), residue_den=str(total.denominator))
     )

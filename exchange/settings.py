@@ -153,9 +153,23 @@ def find_currency(conn: Connection) -> Currency | None:
     return None if row is None else Currency(row.code, row.name, row.scale)
 
 
+_CURRENCY = "exchange.currency"
+
+
+def forget_currency(conn: Connection) -> None:
+    """Drop the connection's copy of the currency (`create_ledger` calls it)."""
+    conn.info.pop(_CURRENCY, None)
+
+
 def get_currency(conn: Connection) -> Currency:
-    """This community's currency; raises `LedgerNotReady` before `create_ledger`."""
-    found = find_currency(conn)
+    """This community's currency; raises `LedgerNotReady` before `create_ledger`.
+
+    A currency never changes once created, so it is kept on the database connection
+    after the first read (the clearing path asks for it in every step)."""
+    found: Currency | None = conn.info.get(_CURRENCY)
     if found is None:
-        raise LedgerNotReady("the ledger has not been created yet")
+        found = find_currency(conn)
+        if found is None:
+            raise LedgerNotReady("the ledger has not been created yet")
+        conn.info[_CURRENCY] = found
     return found

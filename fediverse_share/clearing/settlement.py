@@ -31,7 +31,7 @@ from sqlalchemy import Connection
 
 from exchange import clearing, peers, rates
 from exchange.clearing import Leg, LegRequest, LegState
-from exchange.errors import LedgerError
+from exchange.errors import LedgerError, LegConflict
 from exchange.money import Currency
 from exchange.settings import get_currency
 from fediverse_share import failpoints
@@ -260,12 +260,20 @@ def _prepare(
 ) -> Leg:
     existing = clearing.find_leg(conn, message.transfer_id)
     if existing is not None:
-        return existing  # a replay (or a status query): answered from the leg's state
-    leg = clearing.prepare(conn, leg_request(conn, runtime, message, at), runtime.now_us())
-    if at.downstream is None:
-        fulfilment = fulfilment_for(runtime.settings.secret_key, leg.transfer_id)
-        leg = clearing.commit(conn, leg.transfer_id, fulfilment, runtime.now_us())
-    return leg
+        # A replay (or a status query): answered from the leg's state, whatever time
+        # is left, if it is the same transfer from the same neighbour.
+        same = (existing.condition, existing.upstream_domain) == (
+            (message.condition or "").lower(),
+            at.upstream,
+        )
+        if not same:
+            raise LegConflict(message.transfer_id)
+        return existing
+    fulfilment = None
+    if at.downstream is None:  # the payee's community commits as it prepares
+        fulfilment = fulfilment_for(runtime.settings.secret_key, message.transfer_id)
+    request = leg_request(conn, runtime, message, at)
+    return clearing.prepare(conn, request, runtime.now_us(), fulfilment=fulfilment)
 
 
 async def answer_prepare(
