@@ -38,6 +38,8 @@ Nothing here carries secrets, so messages are safe to show to the member who ask
         ├── NotAParty                   not_a_party: the actor is neither party of the trade
         ├── WrongParty                  wrong_party: a party, but not the one for this step
         ├── InvalidTransition           invalid_transition: not possible in this state
+        ├── PaymentNotCleared           payment_not_cleared: a trade with another community
+        │                               paid without a committed clearing transfer of its price
         ├── ReviewNotAllowed            review_not_allowed: the trade is not settled
         │   └── ReviewWindowClosed      review_window_closed: 14 days after settlement
         └── ReviewExists                review_exists: this side has reviewed already
@@ -286,6 +288,10 @@ class InvalidTransition(TradeError):
         super().__init__(f"trade {trade_id!r} is {state}: {action} is not possible now", trade_id)
         self.action = action
         self.state = state
+
+
+class PaymentNotCleared(TradeError):
+    code = "payment_not_cleared"
 
 
 class ReviewNotAllowed(TradeError):

@@ -103,6 +103,7 @@ def trade_from_row(row: Any) -> Trade:
         updated_at_us=row.updated_at_us,
         confirmed_at_us=row.confirmed_at_us,
         settled_at_us=row.settled_at_us,
+        clearing_scale=row.clearing_scale,
     )
 
 
@@ -192,6 +193,7 @@ def proposal_row(proposal: TradeProposal, proposer: Role, now_us: int) -> dict[s
         "price_minor": proposal.price_minor,
         "return_due_at_us": proposal.return_due_at_us,
         "agreement_uri": proposal.agreement_uri,
+        "clearing_scale": proposal.clearing_scale,
         "created_at_us": now_us,
         "updated_at_us": now_us,
         **party_columns("provider", proposal.provider),

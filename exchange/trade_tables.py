@@ -6,6 +6,8 @@ Instants are BigInteger microseconds (``*_at_us``), amounts BigInteger minor uni
 * ``trades``: one row per trade, updated as it moves (see `exchange.trade_machine`). Each
   party is either a local member (``*_account_id``, a ledger account) or a remote actor
   (``*_actor_uri``), never both; ``remote`` is true when either party is remote.
+  ``clearing_scale`` (migration 0007) is set for a trade paid through clearing, and its
+  ``payment_id`` is then the clearing transfer's id; a payment pays one trade.
 * ``trade_steps``: the history of a trade, append-only, numbered by ``seq`` within the
   trade. ``step_id`` is the caller's idempotency key for the step (unique per trade).
 * ``trade_reviews``: at most one review per side of a trade (the primary key), with the
@@ -72,6 +74,7 @@ trades = Table(
     Column("updated_at_us", BigInteger, nullable=False),
     Column("confirmed_at_us", BigInteger),
     Column("settled_at_us", BigInteger),
+    Column("clearing_scale", Integer),  # migration 0007: set when paid through clearing
     CheckConstraint(f"state IN ({_STATES})", name="state"),
     CheckConstraint(f"option IN ({_OPTIONS})", name="option"),
     CheckConstraint("listing_kind IN ('offer', 'need')", name="listing_kind"),
@@ -84,6 +87,8 @@ trades = Table(
     Index(None, "provider_actor_uri"),
     Index(None, "receiver_actor_uri"),
     Index(None, "listing_ref"),
+    Index(None, "payment_id", unique=True),  # a payment (or clearing transfer) pays one trade
+    Index(None, "clearing_scale", "state"),  # `fediverse_share.trades.payments` looks them up
 )
 
 steps = Table(

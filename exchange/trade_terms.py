@@ -20,8 +20,14 @@ Payment options (`PaymentOption`):
 
 Part of a price may be paid in national money outside the ledger (`OutsidePayment`,
 ``"EUR 5.00"``): it is recorded and shown, never booked. A ``fixed`` or ``rental``
-price may be zero in the ledger when all of it is paid outside; that is also how a
-cross-community trade is paid until clearing exists (DESIGN §5).
+price may be zero in the ledger when all of it is paid outside.
+
+A priced trade with a member of another community is paid one of two ways. Through
+clearing between the communities (DESIGN §5), when they have a path: the price is in
+the currency of the listing's community, whose scale the trade keeps
+(``clearing_scale``, set for these trades only), and the ``pay`` step cites the
+clearing transfer that paid it (`exchange.trade_clearing`). Otherwise the whole price
+is noted as paid outside the ledger (a price of zero here and an `OutsidePayment`).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from exchange.errors import InvalidRequest
-from exchange.money import check_amount
+from exchange.money import Currency, check_amount
 from exchange.transfers import check_id
 
 #: A trade id leaves room for the ``trade:`` prefix of its payment's transfer id.
@@ -222,6 +228,7 @@ class TradeProposal:
     outside: OutsidePayment | None = None
     return_due_at_us: int | None = None
     agreement_uri: str | None = None
+    clearing_scale: int | None = None
 
     def __post_init__(self) -> None:
         check_trade_id(self.trade_id)
@@ -246,7 +253,7 @@ class TradeProposal:
     def _check_price(self) -> None:
         price, outside = self.price_minor, self.outside
         if self.option not in PRICED:
-            if price is not None or outside is not None:
+            if price is not None or outside is not None or self.clearing_scale is not None:
                 raise InvalidRequest(f"a {self.option.value} trade has no agreed price")
             return
         if price is None:
@@ -254,8 +261,18 @@ class TradeProposal:
         check_amount(price, allow_zero=True)
         if price == 0 and outside is None:
             raise InvalidRequest("a price of zero needs an outside payment; or make it a gift")
-        if price and (self.provider.is_remote or self.receiver.is_remote):
-            raise InvalidRequest("a trade with another community is paid outside the ledger")
+        remote = self.provider.is_remote or self.receiver.is_remote
+        if self.clearing_scale is None:
+            if price and remote:
+                raise InvalidRequest(
+                    "a trade with another community is paid through clearing or outside"
+                )
+            return
+        Currency(self.currency_code, self.currency_code, self.clearing_scale)  # checks it
+        if not remote or not price or outside is not None:
+            raise InvalidRequest(
+                "only a price with another community, all of it, is paid through clearing"
+            )
 
 
 def check_trade_id(trade_id: str) -> str:
@@ -274,7 +291,8 @@ def payment_transfer_id(trade_id: str) -> str:
 class Trade:
     """A trade as stored. ``paid_minor`` is what the payee received in the ledger
     (co-pay included), ``payment_id`` the id of that payment (``None`` if nothing was
-    booked); ``reason`` is the decline or cancel reason."""
+    booked; for a trade paid through clearing, the clearing transfer's id);
+    ``reason`` is the decline or cancel reason."""
 
     id: str
     listing: ListingRef
@@ -296,6 +314,13 @@ class Trade:
     updated_at_us: int
     confirmed_at_us: int | None
     settled_at_us: int | None
+    clearing_scale: int | None = None
+
+    @property
+    def is_cleared(self) -> bool:
+        """Whether the price is paid through clearing (in ``currency_code``, maybe another
+        community's currency, of scale ``clearing_scale``)."""
+        return self.clearing_scale is not None
 
     @property
     def payee(self) -> Role:

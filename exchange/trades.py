@@ -16,7 +16,9 @@ acting party (``actor``: a `Party`, or a local account id as a string) and ``now
   `exchange.reputation.buyer_reputation` at ``now_us``), under the transfer id
   ``trade:<trade id>`` (`payment_transfer_id`); the statement of both members shows it
   under that reference. Amounts paid outside the ledger are recorded, never booked. A
-  trade with another community books nothing in the ledger until clearing exists.
+  trade with another community books nothing here: its price is paid through clearing
+  (the step cites the clearing transfer, checked by `exchange.trade_clearing`) or noted
+  as paid outside the ledger.
 * **Settlement** follows the last step at once (a ``system`` step in the history).
 """
 
@@ -40,6 +42,7 @@ from exchange.issuance import Sale, pay_sale
 from exchange.money import check_amount
 from exchange.reputation import buyer_reputation
 from exchange.settings import get_currency
+from exchange.trade_clearing import check_clearing_payment
 from exchange.trade_machine import Action, Move, automatic_transition, plan_step
 from exchange.trade_store import (
     TradeStep,
@@ -87,17 +90,18 @@ class _Request:
     amount_minor: int | None = None
     outside: OutsidePayment | None = None
     reason: str | None = None
+    clearing_transfer_id: str | None = None
 
 
 def _same_terms(trade: Trade, proposal: TradeProposal, proposer: Role) -> bool:
     return (
         trade.listing, trade.option, trade.provider, trade.receiver, trade.proposer,
         trade.payer, trade.currency_code, trade.price_minor, trade.outside,
-        trade.return_due_at_us, trade.agreement_uri,
+        trade.return_due_at_us, trade.agreement_uri, trade.clearing_scale,
     ) == (
         proposal.listing, proposal.option, proposal.provider, proposal.receiver, proposer,
         proposal.payer, proposal.currency_code, proposal.price_minor, proposal.outside,
-        proposal.return_due_at_us, proposal.agreement_uri,
+        proposal.return_due_at_us, proposal.agreement_uri, proposal.clearing_scale,
     )  # fmt: skip
 
 
@@ -132,7 +136,8 @@ def propose(conn: Connection, proposal: TradeProposal, actor: Party | str, now_u
     if existing is None:
         _check_local(conn, proposal.provider)
         _check_local(conn, proposal.receiver)
-        if proposal.currency_code != get_currency(conn).code:
+        # A trade paid through clearing may be priced in another community's currency.
+        if proposal.clearing_scale is None and proposal.currency_code != get_currency(conn).code:
             raise WrongCurrency("a trade is priced in this community's currency")
         due = proposal.return_due_at_us
         if due is not None and due <= now_us:
@@ -202,7 +207,7 @@ def _book_payment(conn: Connection, trade: Trade, amount_minor: int, now_us: int
         return None
     payer, payee = trade.party(trade.payer), trade.party(trade.payee)
     if payer.account_id is None or payee.account_id is None:
-        raise InvalidRequest("a trade with another community is paid outside the ledger")
+        raise InvalidRequest("a trade with another community books nothing in this ledger")
     sale = Sale(
         payment_id=payment_transfer_id(trade.id),
         buyer_account_id=payer.account_id,
@@ -222,7 +227,11 @@ def _effects(
     values: dict[str, object] = {"state": move.target}
     if request.action is Action.PAY:
         amount = request.amount_minor or 0
-        values["payment_id"] = _book_payment(conn, trade, amount, now_us)
+        if trade.is_cleared or request.clearing_transfer_id is not None:
+            transfer_id = request.clearing_transfer_id
+            values["payment_id"] = check_clearing_payment(conn, trade, transfer_id)
+        else:
+            values["payment_id"] = _book_payment(conn, trade, amount, now_us)
         values["paid_minor"] = amount
         values.update(outside_columns(request.outside or trade.outside))
     if request.action in (Action.DECLINE, Action.CANCEL):
@@ -342,16 +351,22 @@ def pay(
     amount_minor: int | None = None,
     outside: OutsidePayment | None = None,
     step_id: str | None = None,
+    clearing_transfer_id: str | None = None,
 ) -> Trade:
     """The payer pays a confirmed trade: the agreed price (``amount_minor`` may be left
     out or must equal it), or for pay-what-you-feel the ``amount_minor`` they choose
-    (zero allowed) and any part paid ``outside`` the ledger. A fixed or
+    (zero allowed) and any part paid ``outside`` the ledger. A trade paid through
+    clearing cites the ``clearing_transfer_id`` that paid its price. A fixed or
     pay-what-you-feel trade is then settled; a rental waits for the return.
 
     Raises, besides the step errors, what `exchange.issuance.pay_sale` raises
-    (`CreditLimitExceeded` for the payer, `UpperLimitExceeded`, `AccountClosed`, ...).
+    (`CreditLimitExceeded` for the payer, `UpperLimitExceeded`, `AccountClosed`, ...),
+    and `PaymentNotCleared`.
     """
-    request = _Request(Action.PAY, as_party(actor), step_id, amount_minor, outside)
+    request = _Request(
+        Action.PAY, as_party(actor), step_id, amount_minor, outside,
+        clearing_transfer_id=clearing_transfer_id,
+    )  # fmt: skip
     return _step(conn, trade_id, request, now_us)
 
 

@@ -25,11 +25,13 @@ def steps() -> list[Step]:
     from fediverse_share import ledger
     from fediverse_share.clearing import recovery
     from fediverse_share.federation import delivery, inbox
+    from fediverse_share.trades import payments
 
     return [
         inbox.process_pending,
         delivery.deliver_due,
         recovery.resolve_prepared,
+        payments.record_committed,
         ledger.expire_holds,
         ledger.settle_demurrage,
         recovery.refresh_routes,

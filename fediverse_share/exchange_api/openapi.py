@@ -181,7 +181,9 @@ OPERATIONS: tuple[Operation, ...] = (
         description="With a member here: `TradeRequest`. On another community's listing "
         "this server knows: `RemoteTradeRequest` with its `listing_uri`; the trade's terms "
         "follow from the listing (FEP-0837 `Offer(Agreement)` goes to its author's server, "
-        "who accepts or declines there; any price is paid outside the ledger)."),
+        "who accepts or declines there). Its price is paid through clearing when the "
+        "communities have a clearing path, else noted as paid outside the ledger: see "
+        "the trade's `settlement` and `clearing`."),
     _op("GET", "/trades/{trade_id}", trades.show_trade, "getTrade",
         "A trade of the caller's: state, history and the reviews they may see",
         Access.READ, response="Trade", params=(TRADE_ID,)),

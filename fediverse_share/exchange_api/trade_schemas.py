@@ -7,6 +7,7 @@ from fediverse_share.exchange_api.schemas import (
     AMOUNT,
     AMOUNT_PATTERN,
     CURRENCY_CODE,
+    HANDLE,
     INPUT_AMOUNT,
     INSTANT,
     KEY,
@@ -17,6 +18,7 @@ from fediverse_share.exchange_api.schemas import (
     ref,
     text,
 )
+from fediverse_share.exchange_api.trade_payments import CLEARING_DOC, SETTLEMENT_DOC
 
 ROLE = {"enum": ["provider", "receiver"]}
 TRADE_STATE = {
@@ -30,6 +32,7 @@ OUTSIDE = text(
 )
 PARTY = text("a member as acct:name@domain, or a remote actor's URI")
 REASON = nullable(text(maxLength=500))
+SETTLEMENT = {"enum": ["ledger", "clearing", "outside", None], "description": SETTLEMENT_DOC}
 
 COMPONENTS: dict[str, Schema] = {
     "Listing": obj(
@@ -64,6 +67,14 @@ COMPONENTS: dict[str, Schema] = {
             ),
             "currency": nullable(CURRENCY_CODE),
             "outside": nullable(OUTSIDE),
+            "quote_id": nullable(
+                text(
+                    "a trade paid through clearing: pay this quote of its `clearing` terms "
+                    "(from POST /payments/quote); without it the server quotes and pays",
+                    minLength=1,
+                    maxLength=40,
+                )
+            ),
         },
         optional=ALL,
     ),
@@ -94,7 +105,12 @@ COMPONENTS: dict[str, Schema] = {
             "price": nullable(AMOUNT),
             "outside": nullable(text()),
             "return_due_at": nullable(INSTANT),
-            "payment_id": nullable(text("see GET /payments/{payment_id}")),
+            "payment_id": nullable(
+                text(
+                    "see GET /payments/{payment_id}; for a trade paid through clearing, "
+                    "the clearing transfer's id"
+                )
+            ),
             "paid": nullable(AMOUNT),
             "reason": nullable(text()),
             "created_at": INSTANT,
@@ -103,8 +119,24 @@ COMPONENTS: dict[str, Schema] = {
             "settled_at": nullable(INSTANT),
             "steps": {"type": "array", "items": ref("TradeStep")},
             "reviews": {"type": "array", "items": ref("Review")},
+            "settlement": SETTLEMENT,
+            "clearing": nullable(ref("TradeClearing")),
         }
     ),
+    "TradeClearing": {
+        **obj(
+            {
+                "to": HANDLE,
+                "amount": AMOUNT,
+                "currency": CURRENCY_CODE,
+                "payment_id": nullable(text()),
+                "payment_state": nullable(
+                    {"enum": ["pending", "committed", "rejected", "expired"]}
+                ),
+            }
+        ),
+        "description": CLEARING_DOC,
+    },
     "ReviewRequest": obj(
         {
             "id": nullable(KEY),

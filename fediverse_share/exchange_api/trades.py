@@ -8,7 +8,9 @@ is step ``alice:s``. Repeating a proposal or a step with the same data changes n
 and answers the trade as it is now; other data under the same id is a 409
 ``trade_conflict``. Only the two parties may see a trade; to anybody else it does not
 exist. Paying a trade books ``trade:<trade id>`` (with the community's co-pay, if any),
-which ``GET /payments/{id}`` shows with its legs.
+which ``GET /payments/{id}`` shows with its legs. A trade with a member of another
+community is paid through clearing, or noted as paid outside the ledger
+(`fediverse_share.exchange_api.trade_payments`).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from exchange.trade_terms import (
 )
 from fediverse_share.clock import now_us
 from fediverse_share.errors import BadRequest
-from fediverse_share.exchange_api import remote_trades
+from fediverse_share.exchange_api import remote_trades, trade_payments
 from fediverse_share.exchange_api.caller import (
     READ,
     WRITE,
@@ -60,6 +62,7 @@ from fediverse_share.exchange_api.render import render_trade
 from fediverse_share.members import Member, find_member
 from fediverse_share.runtime import Runtime
 from fediverse_share.trades import notices
+from fediverse_share.trades.settlement import recorded_currency
 from fediverse_share.trades.steps import step_and_federate
 
 PROPOSAL_FIELDS = frozenset(
@@ -73,7 +76,7 @@ STEP_FIELDS: dict[Action, frozenset[str]] = {
     Action.CANCEL: frozenset({"reason"}),
     Action.DELIVER: frozenset(),
     Action.CONFIRM: frozenset(),
-    Action.PAY: frozenset({"amount", "currency", "outside"}),
+    Action.PAY: frozenset({"amount", "currency", "outside", "quote_id"}),
     Action.RETURN: frozenset(),
 }
 
@@ -85,7 +88,8 @@ class TradeView:
     trade: Trade
     steps: tuple[TradeStep, ...]
     reviews: tuple[tuple[Review, bool], ...]  # and whether others see it yet
-    currency: Currency
+    currency: Currency  # the trade's: another community's when paid through clearing
+    payment: dict[str, Any]  # how the price is paid (`trade_payments.describe_payment`)
 
 
 def _enum(body: dict[str, Any], name: str, kind: Any, default: Any = None) -> Any:
@@ -143,11 +147,18 @@ def parse_proposal(
     )
 
 
-def _view(conn: Connection, trade: Trade, viewer: str, at_us: int) -> TradeView:
+def _view(conn: Connection, trade: Trade, viewer: str, at_us: int, domain: str) -> TradeView:
     steps = tuple(list_steps(conn, trade.id))
     public = list_trade_reviews(conn, trade.id, at_us)
     shown = tuple((r, r in public) for r in list_trade_reviews(conn, trade.id, at_us, viewer))
-    return TradeView(trade, steps, shown, get_currency(conn))
+    currency = recorded_currency(trade) or get_currency(conn)
+    payment = trade_payments.describe_payment(conn, trade, viewer, domain)
+    return TradeView(trade, steps, shown, currency, payment)
+
+
+def render(view: TradeView, domain: str) -> dict[str, Any]:
+    """The Trade document: `render_trade`, and how its price is paid."""
+    return {**render_trade(view, domain), **view.payment}
 
 
 def get_visible_trade(conn: Connection, trade_id: str, viewer: str) -> Trade:
@@ -170,7 +181,7 @@ def _propose(
     seen = notices.count_steps(conn, trade_id)
     trade = trades.propose(conn, proposal, member.username, at_us)
     notices.tell_new_steps(conn, runtime, trade, seen)  # the other member hears of it
-    return _view(conn, trade, member.username, at_us)
+    return _view(conn, trade, member.username, at_us, runtime.instance.domain)
 
 
 async def propose_trade(request: Request) -> Response:
@@ -182,29 +193,28 @@ async def propose_trade(request: Request) -> Response:
         due = remote_trades.due_of(body)
         due_us = None if due is None else parse_instant_us(due, "return_due_at")
         trade_id = await remote_trades.propose_on_remote_listing(request, member, body, due_us)
-        view = await runtime.db.read(_show, trade_id, member.username, now_us())
+        view = await runtime.db.read(_show, trade_id, member.username, now_us(), domain)
         location = f"{runtime.instance.base_url}/api/exchange/v1/trades/{trade_id}"
-        return JSONResponse(
-            render_trade(view, domain), status_code=201, headers={"Location": location}
-        )
+        return JSONResponse(render(view, domain), status_code=201, headers={"Location": location})
     reject_unknown_fields(body, PROPOSAL_FIELDS)
     key = idempotency_key(request, body) or str(runtime.ids.next_id())
     trade_id = f"{member.username}:{key}"
     view = await runtime.db.write(_propose, runtime, member, body, trade_id, now_us())
     location = f"{runtime.instance.base_url}/api/exchange/v1/trades/{trade_id}"
-    return JSONResponse(render_trade(view, domain), status_code=201, headers={"Location": location})
+    return JSONResponse(render(view, domain), status_code=201, headers={"Location": location})
 
 
-def _show(conn: Connection, trade_id: str, viewer: str, at_us: int) -> TradeView:
-    return _view(conn, get_visible_trade(conn, trade_id, viewer), viewer, at_us)
+def _show(conn: Connection, trade_id: str, viewer: str, at_us: int, domain: str) -> TradeView:
+    return _view(conn, get_visible_trade(conn, trade_id, viewer), viewer, at_us, domain)
 
 
 async def show_trade(request: Request) -> Response:
     member = await require_member(request, *READ)
     runtime = runtime_of(request)
     trade_id = path_param(request, "trade_id")
-    view = await runtime.db.read(_show, trade_id, member.username, now_us())
-    return JSONResponse(render_trade(view, runtime.instance.domain))
+    domain = runtime.instance.domain
+    view = await runtime.db.read(_show, trade_id, member.username, now_us(), domain)
+    return JSONResponse(render(view, domain))
 
 
 def _step_arguments(conn: Connection, action: Action, body: dict[str, Any]) -> dict[str, Any]:
@@ -252,7 +262,7 @@ def _take_step(
         conn, runtime, _STEPS[action], trade_id, member.username, at_us, step_id=step_id,
         **arguments,
     )  # fmt: skip
-    return _view(conn, trade, member.username, at_us)
+    return _view(conn, trade, member.username, at_us, runtime.instance.domain)
 
 
 def step_endpoint(action: Action) -> Callable[[Request], Awaitable[Response]]:
@@ -266,10 +276,16 @@ def step_endpoint(action: Action) -> Callable[[Request], Awaitable[Response]]:
         step_id = None if key is None else f"{member.username}:{key}"
         runtime = runtime_of(request)
         trade_id = path_param(request, "trade_id")
+        domain = runtime.instance.domain
+        if action is Action.PAY:
+            trade = await runtime.db.read(get_visible_trade, trade_id, member.username)
+            if await trade_payments.pay_through_clearing(runtime, member, trade, body, step_id):
+                view = await runtime.db.read(_show, trade_id, member.username, now_us(), domain)
+                return JSONResponse(render(view, domain))
         view = await runtime.db.write(
             _take_step, runtime, trade_id, action, member, body, step_id, now_us()
         )
-        return JSONResponse(render_trade(view, runtime.instance.domain))
+        return JSONResponse(render(view, domain))
 
     take_step.__name__ = f"trade_{action.value}"
     return take_step

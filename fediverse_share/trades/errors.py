@@ -13,8 +13,14 @@ class and message); the domain's own refusals (`exchange.errors`: ``not_a_party`
         ├── UnknownAgreement            unknown_agreement: no trade here has this Agreement
         ├── NotTheCounterparty          not_the_counterparty: the actor is not the remote
         │                               party of the trade
-        └── ReviewUnverifiable          review_unverifiable: a review whose author is not
-                                        the activity's actor, or that is malformed
+        ├── ReviewUnverifiable          review_unverifiable: a review whose author is not
+        │                               the activity's actor, or that is malformed
+        └── ClearingPaymentFailed       422 payment_rejected / payment_expired: the payment
+                                        of a trade through clearing did not go through;
+                                        the trade is unchanged
+
+A forged or premature ``pay`` event of a trade paid through clearing is the domain's
+``payment_not_cleared`` (`exchange.trade_clearing`).
 """
 
 from __future__ import annotations
@@ -44,3 +50,15 @@ class NotTheCounterparty(FederatedTradeError):
 
 class ReviewUnverifiable(FederatedTradeError):
     code = "review_unverifiable"
+
+
+class ClearingPaymentFailed(FederatedTradeError):
+    status = 422
+    code = "payment_rejected"
+
+    def __init__(self, state: str, reason: str | None) -> None:
+        because = f" ({reason})" if reason and reason != state else ""
+        super().__init__(
+            f"the payment through clearing was {state}{because}; the trade is unchanged",
+            code="payment_expired" if state == "expired" else "payment_rejected",
+        )

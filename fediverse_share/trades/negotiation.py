@@ -11,7 +11,9 @@ record (`receive_answer`) after checking the sender and the terms.
 Exchange-domain roles: the member who proposes is the trade's proposer; the listing's
 author is the respondent (FEP-0837's "proposer", who later publishes the receipt). A
 listing's purpose decides who provides (an offer's author, a need's proposer) and its
-kind decides the payment option (`option_for`); a price is paid outside the ledger.
+kind decides the payment option (`option_for`). A price is paid through clearing when
+the proposer's server has a clearing path to the listing's community, otherwise
+outside the ledger (`fediverse_share.trades.settlement`); the Offer says which.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from sqlalchemy import Connection, RowMapping, select
 
 from activitypub.objects import Activity, id_of
 from exchange import trades
+from exchange.money import Currency, parse_amount
 from exchange.settings import get_currency
 from exchange.trade_store import find_trade, find_trade_by_agreement
 from exchange.trade_terms import (
+    PRICED,
     ListingKind,
     ListingRef,
     OutsidePayment,
@@ -41,11 +45,12 @@ from fediverse_share.clock import now_us
 from fediverse_share.federation import publish
 from fediverse_share.members import Member
 from fediverse_share.runtime import Runtime
-from fediverse_share.trades import notices, records
+from fediverse_share.trades import notices, records, settlement
 from fediverse_share.trades.errors import ListingNotTradable, NotTheCounterparty, OfferInvalid
 from fediverse_share.trades.wire import (
     AgreementTerms,
     Price,
+    parse_cleared,
     parse_end_time_us,
     parse_listing_uri,
     parse_option,
@@ -68,14 +73,19 @@ def option_for(kind: str, priced: bool) -> PaymentOption:
 
 
 def listing_terms(
-    listing: RowMapping, agreement_uri: str, option: PaymentOption, due_us: int | None
+    listing: RowMapping,
+    agreement_uri: str,
+    option: PaymentOption,
+    due_us: int | None,
+    cleared: bool = False,
 ) -> AgreementTerms:
     price = None
     if listing["price_text"] and listing["currency_uri"]:
         price = Price(listing["currency_uri"], listing["price_text"])
     return AgreementTerms(
-        agreement_uri, listing["uri"], option, listing["unit"], listing["quantity"], price, due_us
-    )
+        agreement_uri, listing["uri"], option, listing["unit"], listing["quantity"], price,
+        due_us, cleared,
+    )  # fmt: skip
 
 
 def terms_of(conn: Connection, trade: Trade) -> AgreementTerms:
@@ -83,7 +93,9 @@ def terms_of(conn: Connection, trade: Trade) -> AgreementTerms:
     listing = find_listing_row(conn, trade.listing.ref)
     if listing is None or trade.agreement_uri is None:
         raise ListingNotTradable("the listing of this trade is unknown here")
-    return listing_terms(listing, trade.agreement_uri, trade.option, trade.return_due_at_us)
+    return listing_terms(
+        listing, trade.agreement_uri, trade.option, trade.return_due_at_us, trade.is_cleared
+    )
 
 
 def find_listing_row(conn: Connection, uri: str) -> RowMapping | None:
@@ -101,12 +113,17 @@ def _proposal(
     other: Party,
     agreement_uri: str,
     due_us: int | None,
+    cleared: Currency | None,
 ) -> TradeProposal:
-    """The trade on ``listing`` between its ``author`` and the ``other`` party."""
+    """The trade on ``listing`` between its ``author`` and the ``other`` party; its price
+    paid through clearing in ``cleared`` (the listing's currency), or outside."""
     is_offer = listing["purpose"] == "offer"
     option = option_for(listing["kind"], bool(listing["price_text"]))
-    outside = None
-    if option in (PaymentOption.FIXED, PaymentOption.RENTAL):
+    currency, price, outside = get_currency(conn).code, None, None
+    if option in PRICED and cleared is not None:
+        currency, price = cleared.code, parse_amount(listing["price_text"], cleared)
+    elif option in PRICED:
+        price = 0
         outside = OutsidePayment(listing["currency_code"], Decimal(listing["price_text"]))
     return TradeProposal(
         trade_id=trade_id,
@@ -116,11 +133,12 @@ def _proposal(
         option=option,
         provider=author if is_offer else other,
         receiver=other if is_offer else author,
-        currency_code=get_currency(conn).code,
-        price_minor=None if outside is None else 0,
+        currency_code=currency,
+        price_minor=price,
         outside=outside,
         return_due_at_us=due_us,
         agreement_uri=agreement_uri,
+        clearing_scale=None if cleared is None or price is None else cleared.scale,
     )
 
 
@@ -142,11 +160,39 @@ async def propose_on_listing(
     ``key`` is the member's idempotency key (the trade is ``<username>:<key>``): the same
     key again returns the trade and sends nothing.
     """
-    return await runtime.db.write(_propose, runtime, member, listing_uri, key, return_due_us)
+    cleared = await _clearing_currency(runtime, listing_uri, f"{member.username}:{key}")
+    return await runtime.db.write(
+        _propose, runtime, member, listing_uri, key, return_due_us, cleared
+    )
+
+
+def _proposal_facts(
+    conn: Connection, uri: str, trade_id: str
+) -> tuple[RowMapping | None, str | None, Trade | None]:
+    listing = find_listing_row(conn, uri)
+    author = None if listing is None else _actor_row(conn, listing["author_id"])["domain"]
+    return listing, author, find_trade(conn, trade_id)
+
+
+async def _clearing_currency(runtime: Runtime, uri: str, trade_id: str) -> Currency | None:
+    """How a new trade will be paid (a trade already recorded keeps its way)."""
+    listing, domain, known = await runtime.db.read(_proposal_facts, uri, trade_id)
+    if known is not None:
+        return settlement.recorded_currency(known)
+    if listing is None or domain is None:
+        return None
+    option = option_for(listing["kind"], bool(listing["price_text"]))
+    return await settlement.clearing_currency(runtime, listing, domain, option)
 
 
 def _propose(
-    conn: Connection, runtime: Runtime, member: Member, uri: str, key: str, due: int | None
+    conn: Connection,
+    runtime: Runtime,
+    member: Member,
+    uri: str,
+    key: str,
+    due: int | None,
+    cleared: Currency | None,
 ) -> Trade:
     listing = find_listing_row(conn, uri)
     if listing is None or listing["local"] or listing["withdrawn_at_us"] is not None:
@@ -156,7 +202,7 @@ def _propose(
     agreement_uri = f"{member.uri}/agreements/{quote(key, safe='')}"
     me = Party.local(member.username)
     proposal = _proposal(
-        conn, listing, trade_id, Party.remote(author["uri"]), me, agreement_uri, due
+        conn, listing, trade_id, Party.remote(author["uri"]), me, agreement_uri, due, cleared
     )
     known = find_trade(conn, trade_id) is not None
     trade = trades.propose(conn, proposal, me, now_us())
@@ -199,13 +245,14 @@ def _record_offer(
         raise OfferInvalid(f"a trade on this listing is a {option.value}")
     agreement_uri = id_of(agreement) or ""
     due = parse_end_time_us(agreement)
-    parse_terms(agreement, listing_terms(listing, agreement_uri, option, due))
+    cleared = parse_cleared(agreement)
+    parse_terms(agreement, listing_terms(listing, agreement_uri, option, due, cleared))
+    currency = settlement.check_clearable(conn, listing, option) if cleared else None
     them, owner = Party.remote(actor["uri"]), Party.local(author["username"])
     trade_id = trade_id_for(agreement_uri)
     seen = notices.count_steps(conn, trade_id)
-    trade = trades.propose(
-        conn, _proposal(conn, listing, trade_id, owner, them, agreement_uri, due), them, now_us()
-    )
+    proposal = _proposal(conn, listing, trade_id, owner, them, agreement_uri, due, currency)
+    trade = trades.propose(conn, proposal, them, now_us())
     records.remember(conn, runtime, activity, actor["id"], agreement_uri)
     notices.tell_new_steps(conn, runtime, trade, seen)  # the listing's author hears of it
 

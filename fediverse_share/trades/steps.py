@@ -5,11 +5,14 @@ it too): the domain takes the step (`exchange.trades`), then each new step by ou
 member is sent to the other party in the same database transaction: ``accept`` as
 ``Accept{object: <Offer>, result: Agreement}``, ``decline`` as ``Reject``, any later
 step (deliver, confirm, pay, return, cancel) as ``Create(EconomicEvent{context:
-<Agreement>, sharingStep})``. The other server applies it to its own record
-(`apply_remote`), as the remote party; a step repeated changes nothing (the domain
-recognises it). When a trade settles on the server of the listing's author (the
-respondent), that server publishes the receipt ``Create(Document{name: "Receipt",
-context: <Agreement>})`` to the other party, once: settling happens once. Either way,
+<Agreement>, sharingStep})``, the payment of a trade paid through clearing with its
+``clearingTransfer`` (`fediverse_share.trades.payments` pays it first). The other
+server applies it to its own record (`apply_remote`), as the remote party; a step
+repeated changes nothing (the domain recognises it), and a payment through clearing
+counts only with a committed leg of that transfer there (`exchange.trade_clearing`).
+When a trade settles on the server of the listing's author (the respondent), that
+server publishes the receipt ``Create(Document{name: "Receipt", context:
+<Agreement>})`` to the other party, once: settling happens once. Either way,
 the other party hears of a new step in the same write when they are a member here
 (`fediverse_share.trades.notices`).
 """
@@ -34,6 +37,7 @@ from fediverse_share.trades import notices, records
 from fediverse_share.trades.errors import NotTheCounterparty, OfferInvalid, UnknownAgreement
 from fediverse_share.trades.wire import (
     EVENT_STEPS,
+    parse_clearing_transfer,
     render_accept,
     render_event,
     render_receipt,
@@ -91,8 +95,9 @@ def _send(conn: Connection, runtime: Runtime, trade: Trade, step: TradeStep) -> 
         doc = render_reject(f"{base}/reject", offer, actor["uri"], to, step.reason)
     else:
         uri = f"{base}/events/{step.seq}"
+        cleared = trade.payment_id if step.action is Action.PAY and trade.is_cleared else None
         doc = render_event(uri, agreement, step.action.value, actor["uri"], to, step.reason,
-                           step.at_us)  # fmt: skip
+                           step.at_us, cleared)  # fmt: skip
     publish.record_activity(conn, runtime, actor, doc, public=False)
 
 
@@ -114,10 +119,19 @@ def _publish_receipt(conn: Connection, runtime: Runtime, trade: Trade, actor: Ro
 
 
 def apply_remote(
-    conn: Connection, runtime: Runtime, trade: Trade, step: str, actor_uri: str, reason: str | None
+    conn: Connection,
+    runtime: Runtime,
+    trade: Trade,
+    step: str,
+    actor_uri: str,
+    reason: str | None,
+    clearing_transfer: str | None = None,
 ) -> Trade:
-    """Take the remote party's ``step`` on our record; publish the receipt if it settles."""
+    """Take the remote party's ``step`` on our record; publish the receipt if it settles.
+    A payment names the ``clearing_transfer`` that paid it, if any."""
     arguments: dict[str, Any] = {"reason": reason} if step in _WITH_REASON else {}
+    if step == "pay" and clearing_transfer is not None:
+        arguments["clearing_transfer_id"] = clearing_transfer
     seen = notices.count_steps(conn, trade.id)
     after = _DOMAIN_STEPS[step](conn, trade.id, Party.remote(actor_uri), now_us(), **arguments)
     if any(s.action is Action.SETTLE for s in list_steps(conn, trade.id)[seen:]):
@@ -145,7 +159,8 @@ def _apply_event(
     trade = trade_of(conn, id_of(event.get("context")), activity.actor)
     reason = event.get("content")
     apply_remote(conn, runtime, trade, str(step), activity.actor,
-                 reason[:500] if isinstance(reason, str) else None)  # fmt: skip
+                 reason[:500] if isinstance(reason, str) else None,
+                 parse_clearing_transfer(event))  # fmt: skip
 
 
 async def receive_event(runtime: Runtime, activity: Activity, event: dict[str, Any]) -> None:
@@ -194,8 +209,22 @@ def _member_step(
 
 
 async def take_step(
-    runtime: Runtime, member: Member, trade_id: str, step: str, *, reason: str | None = None
+    runtime: Runtime,
+    member: Member,
+    trade_id: str,
+    step: str,
+    *,
+    reason: str | None = None,
+    quote_id: str | None = None,
 ) -> Trade:
     """A member takes ``step`` (accept, decline, cancel, deliver, confirm, pay, return) on
-    one of their trades; sent to the other community when the trade is with one."""
+    one of their trades; sent to the other community when the trade is with one. A
+    payment through clearing is made first, optionally of the member's ``quote_id``
+    (`fediverse_share.trades.payments.pay_step`)."""
+    if step == "pay":
+        from fediverse_share.trades import payments
+
+        paid = await payments.pay_step(runtime, member, trade_id, quote_id=quote_id)
+        if paid is not None:
+            return paid
     return await runtime.db.write(_member_step, runtime, member, trade_id, step, reason)

@@ -5,6 +5,9 @@ receipts and reviews. ``render_*`` builds documents, ``parse_*`` reads them (rai
 An Agreement's terms (`AgreementTerms`) come from the listing both servers know (ours,
 or the stored copy of a remote one), so each side renders the same Agreement and
 compares what it receives with its own rendering: both servers end with one agreement.
+A price paid through clearing between the communities says so on the reciprocal
+commitment (``settledThrough: "clearing"``; absent, the price is paid outside the
+ledger), and the ``pay`` event of such a trade names its ``clearingTransfer``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from fediverse_share.trades.errors import OfferInvalid, ReviewUnverifiable
 
 #: The trade steps that federate as ``Create(EconomicEvent)`` (``sharingStep``).
 EVENT_STEPS = frozenset({"deliver", "confirm", "pay", "return", "cancel"})
+#: ``settledThrough`` of a reciprocal commitment paid through clearing.
+CLEARING = "clearing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,7 @@ class AgreementTerms:
     quantity: str
     price: Price | None
     return_due_at_us: int | None
+    cleared: bool = False  # the price is paid through clearing
 
 
 def _quantity(unit: str, value: str) -> dict[str, str]:
@@ -70,6 +76,8 @@ def render_agreement(terms: AgreementTerms, attributed_to: str | None = None) ->
             "resourceConformsTo": terms.price.currency_uri,
             "resourceQuantity": _quantity("one", terms.price.text),
         }
+        if terms.cleared:
+            doc["stipulatesReciprocal"]["settledThrough"] = CLEARING
     if terms.return_due_at_us is not None:
         doc["endTime"] = render_iso(terms.return_due_at_us)
     return doc
@@ -102,14 +110,24 @@ def render_reject(
 
 
 def render_event(
-    uri: str, agreement_uri: str, step: str, actor: str, to: str, reason: str | None, at_us: int
+    uri: str,
+    agreement_uri: str,
+    step: str,
+    actor: str,
+    to: str,
+    reason: str | None,
+    at_us: int,
+    clearing_transfer: str | None = None,
 ) -> dict[str, Any]:
-    """A trade step as FEP-3264's ``EconomicEvent``, tied to the Agreement by ``context``."""
+    """A trade step as FEP-3264's ``EconomicEvent``, tied to the Agreement by ``context``;
+    a payment through clearing names its transfer."""
     event: dict[str, Any] = {"id": uri, "type": "EconomicEvent", "attributedTo": actor,
                              "context": agreement_uri, "sharingStep": step,
                              "published": render_iso(at_us), "to": [to]}  # fmt: skip
     if reason:
         event["content"] = reason
+    if clearing_transfer:
+        event["clearingTransfer"] = clearing_transfer
     return _activity("Create", f"{uri}/create", actor, to, event)
 
 
@@ -161,6 +179,28 @@ def _check_commitment(got: object, want: Mapping[str, Any] | None, field: str) -
         raise OfferInvalid(f"{field}: the unit is not the listing's")
     if str(quantity.get("hasNumericalValue")) != want["resourceQuantity"]["hasNumericalValue"]:
         raise OfferInvalid(f"{field}: the quantity is not the listing's")
+    if got.get("settledThrough") != want.get("settledThrough"):
+        raise OfferInvalid(f"{field}: the price is not paid the way it was offered")
+
+
+def parse_cleared(agreement: Mapping[str, Any]) -> bool:
+    """Whether an offered Agreement's price is paid through clearing."""
+    reciprocal = agreement.get("stipulatesReciprocal")
+    if not isinstance(reciprocal, Mapping) or reciprocal.get("settledThrough") is None:
+        return False
+    if reciprocal.get("settledThrough") != CLEARING:
+        raise OfferInvalid(f"settledThrough is {CLEARING!r} or absent")
+    return True
+
+
+def parse_clearing_transfer(event: Mapping[str, Any]) -> str | None:
+    """The clearing transfer an ``EconomicEvent`` names, if any."""
+    value = event.get("clearingTransfer")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 2048:
+        raise OfferInvalid("clearingTransfer is a transfer id")
+    return value
 
 
 def parse_listing_uri(agreement: object) -> str:

@@ -109,6 +109,21 @@ BAD_TERMS = {
         InvalidRequest,
     ),
     "ledger money across communities": ({"receiver": REMOTE}, InvalidRequest),
+    "clearing within the community": ({"clearing_scale": 2}, InvalidRequest),
+    "clearing with a part outside": (
+        {"receiver": REMOTE, "clearing_scale": 2, "outside": OutsidePayment("EUR", Decimal(1))},
+        InvalidRequest,
+    ),
+    "clearing for a gift": (
+        {
+            "option": PaymentOption.GIFT,
+            "price_minor": None,
+            "receiver": REMOTE,
+            "clearing_scale": 0,
+        },
+        InvalidRequest,
+    ),
+    "clearing at an impossible scale": ({"receiver": REMOTE, "clearing_scale": 99}, InvalidRequest),
     "a trade id too long": ({"trade_id": "t" * 191}, InvalidRequest),
     "a bad agreement URI": ({"agreement_uri": "ftp://x"}, InvalidRequest),
 }
@@ -121,6 +136,12 @@ def test_bad_terms_are_refused_on_construction(name):
     changes = {"trade_id": "t1", "option": PaymentOption.FIXED, **changes}
     with pytest.raises(error):
         proposal(changes.pop("trade_id"), changes.pop("option"), **changes)
+
+
+def test_a_price_with_another_community_is_paid_through_clearing_in_its_currency():
+    """A remote trade may be priced in another currency when paid through clearing."""
+    terms = proposal("t1", receiver=REMOTE, currency_code="BBB", clearing_scale=0)
+    assert (terms.price_minor, terms.clearing_scale, terms.outside) == (2_000, 0, None)
 
 
 def test_terms_take_the_enums_string_values():
