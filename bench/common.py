@@ -364,10 +364,15 @@ class LoadResult:
         return self.server_cpu_seconds / self.count * 1e6 if self.count else 0.0
 
     def percentile_ms(self, fraction: float) -> float:
-        ordered = sorted(self.latencies_seconds)
-        if not ordered:
-            return float("nan")
-        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1e3
+        return percentile_ms(self.latencies_seconds, fraction)
+
+
+def percentile_ms(latencies_seconds: Sequence[float], fraction: float) -> float:
+    """The ``fraction`` percentile (0.99: p99) of latencies in seconds, in milliseconds."""
+    ordered = sorted(latencies_seconds)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1e3
 
 
 async def run_load(
@@ -442,5 +447,6 @@ def print_table(title: str, rows: Sequence[tuple[str, str, str]]) -> None:
     """A short table: what, figure, aim."""
     print(f"\n{title}")
     width = max(len(row[0]) for row in rows)
+    figure_width = max(14, *(len(row[1]) for row in rows))
     for what, figure, aim in rows:
-        print(f"  {what:<{width}}  {figure:>14}  {aim}")
+        print(f"  {what:<{width}}  {figure:>{figure_width}}  {aim}")

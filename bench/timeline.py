@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import orjson
+from common import percentile_ms
 from sqlalchemy import Connection, text
 
 from fediverse_share.database import Database
@@ -159,11 +160,6 @@ async def _one_page(db: Database, members: int, rng: random.Random) -> tuple[flo
     return scanned - started, time.perf_counter() - started
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 async def bench(
     url: str,
     args: argparse.Namespace,
@@ -196,11 +192,11 @@ async def bench(
             scans.append(scan)
             totals.append(total)
         ms = 1000
-        p50, p99 = statistics.median(totals) * ms, _percentile(totals, 0.99) * ms
+        p50, p99 = statistics.median(totals) * ms, percentile_ms(totals, 0.99)
         print(
             f"  home page of 40, {len(totals)} samples: p50 {p50:.1f} ms, p99 {p99:.1f} ms"
             f" (feed index scan alone: p50 {statistics.median(scans) * ms:.2f} ms,"
-            f" p99 {_percentile(scans, 0.99) * ms:.2f} ms)"
+            f" p99 {percentile_ms(scans, 0.99):.2f} ms)"
         )
     finally:
         await db.close()
