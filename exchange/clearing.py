@@ -23,6 +23,7 @@ becomes ``in_doubt``: reconciliation brings it to an operator; it is never guess
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -383,12 +384,14 @@ def _book(
 
 
 def set_state(conn: Connection, leg: Leg, state: LegState, now_us: int, **values: Any) -> Leg:
+    """Move ``leg`` (as read under its lock) to ``state``, with other columns of
+    the leg in ``values``; returns the leg as now stored (without reading it back)."""
     conn.execute(
         update(ct.legs)
         .where(ct.legs.c.transfer_id == leg.transfer_id)
         .values(state=state.value, updated_at_us=now_us, **values)
     )
-    return get_leg(conn, leg.transfer_id)
+    return dataclasses.replace(leg, state=state, updated_at_us=now_us, **values)
 
 
 def _holds_open(conn: Connection, leg: Leg, now_us: int) -> bool:
