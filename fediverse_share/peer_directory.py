@@ -17,8 +17,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -27,7 +25,7 @@ from exchange import clearing_tables as ct
 from exchange.errors import InvalidRequest
 from exchange.money import MAX_AMOUNT_MINOR, Currency, parse_amount
 from exchange.settings import get_currency
-from fediverse_share.clearing import peering
+from fediverse_share.clearing import directory, peering
 from fediverse_share.clock import now_us
 from fediverse_share.runtime import Runtime
 
@@ -64,37 +62,13 @@ class PeerView:
         return Currency(code, code, self.link.currency_scale)
 
 
-def _peer_rate(row: Any) -> rates.PostedRate:
-    """A cached peer quote; its id is its URI."""
-    return rates.rate_from_row(SimpleNamespace(**{**row._mapping, "id": row.uri}))
-
-
-def find_peer_rate(
-    conn: Connection, domain: str, currency_code: str, now_us: int
-) -> rates.PostedRate | None:
-    """The newest quote ``domain`` posted for ``currency_code`` that is valid now."""
-    r = ct.peer_rates
-    row = conn.execute(
-        select(r)
-        .where(
-            r.c.domain == domain,
-            r.c.peer_currency_code == currency_code,
-            r.c.valid_from_us <= now_us,
-            r.c.valid_until_us > now_us,
-        )
-        .order_by(r.c.version.desc(), r.c.received_at_us.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else _peer_rate(row)
-
-
 def find_cited_rate(conn: Connection, domain: str, rate_id: str) -> rates.PostedRate | None:
     """The quote ``domain`` pushed to us that a transfer cites as ``rate_id`` (the last
     segment of its URI), if we hold it: only a peer's own quotes reach us."""
     r = ct.peer_rates
     for row in conn.execute(select(r).where(r.c.domain == domain)):
         if rate_id and row.uri.rsplit("/", 1)[-1] == rate_id:
-            return _peer_rate(row)
+            return directory.peer_rate_from_row(row)
     return None
 
 
@@ -102,7 +76,9 @@ def _view(conn: Connection, link: peers.Link, code: str, now_us: int) -> PeerVie
     ours = rates.list_rates(conn, now_us)
     our_rate = next((r for r in ours if r.peer_currency_code == link.currency_code), None)
     account = accounts.find_account(conn, link.account_id)
-    return PeerView(link, account, our_rate, find_peer_rate(conn, link.domain, code, now_us))
+    return PeerView(
+        link, account, our_rate, directory.find_peer_rate(conn, link.domain, code, now_us)
+    )
 
 
 def list_peer_views(conn: Connection, now_us: int) -> list[PeerView]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from fractions import Fraction
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -235,24 +236,37 @@ def store_peer_rate(
     insert_or_replace(conn, ct.peer_rates, row)
 
 
-def peer_rate(conn: Connection, domain: str, code: str, at_us: int) -> Fraction | None:
-    """How many of ``domain``'s units one of ``code`` buys there now, its fee taken off
-    (from the newest valid quote it posted for ``code``), or ``None`` if unknown."""
+def peer_rate_from_row(row: Any) -> rates.PostedRate:
+    """A cached peer quote; its id is its URI."""
+    return rates.rate_from_row(SimpleNamespace(**{**row._mapping, "id": row.uri}))
+
+
+def find_peer_rate(
+    conn: Connection, domain: str, currency_code: str, now_us: int
+) -> rates.PostedRate | None:
+    """The newest quote ``domain`` posted for ``currency_code`` that is valid now."""
     r = ct.peer_rates
     row = conn.execute(
         select(r)
         .where(
             r.c.domain == domain,
-            r.c.peer_currency_code == code,
-            r.c.valid_from_us <= at_us,
-            r.c.valid_until_us > at_us,
+            r.c.peer_currency_code == currency_code,
+            r.c.valid_from_us <= now_us,
+            r.c.valid_until_us > now_us,
         )
-        .order_by(r.c.version.desc())
+        .order_by(r.c.version.desc(), r.c.received_at_us.desc())
         .limit(1)
     ).first()
-    if row is None:
+    return None if row is None else peer_rate_from_row(row)
+
+
+def peer_rate(conn: Connection, domain: str, code: str, at_us: int) -> Fraction | None:
+    """How many of ``domain``'s units one of ``code`` buys there now, its fee taken off
+    (from the newest valid quote it posted for ``code``), or ``None`` if unknown."""
+    quote = find_peer_rate(conn, domain, code, at_us)
+    if quote is None:
         return None
-    return Fraction(int(row.rate_num), int(row.rate_den)) * Fraction(BPS - row.fee_bps, BPS)
+    return quote.rate * Fraction(BPS - quote.fee_bps, BPS)
 
 
 async def refresh_routes(runtime: Runtime) -> int:
