@@ -1,7 +1,8 @@
 """Matching offers with needs: when a listing arrives or is created, find listings of
 the opposite purpose that share a meaningful word with its title (no stop words nor
 words of two letters, see `fediverse_share.listings.terms`) or its category, and keep
-a match for each local member concerned.
+a match for each local member concerned. Only the newest `MAX_CANDIDATES` listings
+sharing a word are ranked, so the work per arriving listing stays bounded.
 
 In the same write, each of them gets a Mastodon ``status`` notification whose account
 is the other listing's author and whose status is the other listing: the standard
@@ -27,6 +28,8 @@ from fediverse_share.runtime import Runtime
 from fediverse_share.upserts import insert_or_ignore
 
 MAX_MATCHES = 20
+#: How many of the newest listings sharing a word are ranked for a new listing's matches.
+MAX_CANDIDATES = 50
 _OPPOSITE = {Purpose.OFFER: Purpose.REQUEST, Purpose.REQUEST: Purpose.OFFER}
 
 
@@ -37,6 +40,7 @@ def find_matches(conn: Connection, listing: Listing, at_us: int) -> list[tuple[L
         purpose=_OPPOSITE[listing.purpose],
         exclude_author_id=listing.author_id,
         limit=MAX_MATCHES,
+        candidates=MAX_CANDIDATES,
     )
     found = search(conn, query, at_us, joiner="OR") if query.text else []
     by_text = {match.id: (match, rank) for match, rank in found}

@@ -8,9 +8,21 @@ meaningful terms. The index is described in `fediverse_share.listings.search_ind
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Float, and_, column, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    Subquery,
+    and_,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
 
 from fediverse_share import tables
 from fediverse_share.listings.model import Kind, Listing, Purpose
@@ -30,31 +42,8 @@ class SearchQuery:
     exclude_ids: tuple[int, ...] = field(default=())
     limit: int = 20
     offset: int = 0
-
-
-def _fts_clause(conn: Connection, terms: list[str], joiner: str) -> tuple[Any, Any]:
-    """A (where clause, rank expression) pair for the engine at hand."""
-    if conn.dialect.name == "postgresql":
-        query = f" {'&' if joiner == 'AND' else '|'} ".join(f"{t}:*" for t in terms)
-        where = text(
-            "listings.id IN (SELECT listing_id FROM fts_listings"
-            " WHERE document @@ to_tsquery('simple', :q))"
-        ).bindparams(q=query)
-        rank = text(
-            "SELECT ts_rank(document, to_tsquery('simple', :q2)) FROM fts_listings "
-            "WHERE listing_id = listings.id"
-        ).bindparams(q2=query)
-        return where, rank
-    match = f" {joiner} ".join(f'"{t}"*' for t in terms)
-    where = text(
-        "listings.id IN (SELECT rowid FROM fts_listings WHERE fts_listings MATCH :q)"
-    ).bindparams(q=match)
-    # bm25 is lower for better matches; negate it so "higher is better" on both engines.
-    rank = text(
-        "SELECT -bm25(fts_listings, 10.0, 5.0, 1.0) FROM fts_listings "
-        "WHERE fts_listings MATCH :q2 AND rowid = listings.id"
-    ).bindparams(q2=match)
-    return where, rank
+    #: With words: how many of the newest matches are ranked (the best are returned).
+    candidates: int = 2_000
 
 
 def _filters(query: SearchQuery, now_us: int) -> list[ColumnElement[bool]]:
@@ -84,24 +73,69 @@ def _filters(query: SearchQuery, now_us: int) -> list[ColumnElement[bool]]:
 def search(
     conn: Connection, query: SearchQuery, now_us: int, *, joiner: str = "AND"
 ) -> list[tuple[Listing, float]]:
-    """Listings that match, best first (newest first when there is no text)."""
+    """Listings that match, best first (newest first when there is no text).
+
+    With words, the newest ``query.candidates`` matches that pass the filters are
+    ranked and the best of them returned: a bounded amount of work however common the
+    words (see "Listings" in docs/ARCHITECTURE.md).
+    """
     l = tables.listings  # noqa: E741
     where = _filters(query, now_us)
+    limit = min(query.limit, 100)
     terms = terms_of(query.text)
-    order: list[Any] = [l.c.id.desc()]
-    columns: list[Any] = [l]
-    if terms:
-        clause, rank = _fts_clause(conn, terms, joiner)
-        where.append(clause)
-        ranked = rank.columns(column("rank", Float)).scalar_subquery().label("rank")
-        columns.append(ranked)
-        order.insert(0, ranked.desc())
+    if not terms:
+        statement = (
+            select(l).where(and_(*where)).order_by(l.c.id.desc()).limit(limit).offset(query.offset)
+        )
+        return [(Listing.from_row(row), 0.0) for row in conn.execute(statement).mappings()]
+    candidates = _candidates(
+        conn, terms, joiner, where, max(query.candidates, limit + query.offset)
+    )
     statement = (
-        select(*columns)
-        .where(and_(*where))
-        .order_by(*order)
-        .limit(min(query.limit, 100))
+        select(candidates)
+        .order_by(candidates.c.rank.desc(), candidates.c.id.desc())
+        .limit(limit)
         .offset(query.offset)
     )
     rows = conn.execute(statement).mappings().all()
-    return [(Listing.from_row(row), float(row.get("rank") or 0.0)) for row in rows]
+    return [(Listing.from_row(row), float(row["rank"] or 0.0)) for row in rows]
+
+
+def _candidates(
+    conn: Connection, terms: list[str], joiner: str, where: list[ColumnElement[bool]], bound: int
+) -> Subquery:
+    """The newest ``bound`` matches that pass ``where``, each with its rank (higher is better).
+
+    One pass over the index: the filters cut before anything is scored, and only the
+    candidates are scored.
+    """
+    l = tables.listings  # noqa: E741
+    if conn.dialect.name == "postgresql":
+        tsquery = f" {'&' if joiner == 'AND' else '|'} ".join(f"{t}:*" for t in terms)
+        fts = table("fts_listings", column("listing_id"), column("document"))
+        matched = (
+            select(*l.c, fts.c.document)
+            .select_from(l.join(fts, fts.c.listing_id == l.c.id))
+            .where(*where, text("fts_listings.document @@ to_tsquery('simple', :q)"))
+            .params(q=tsquery)
+            .order_by(fts.c.listing_id.desc())
+            .limit(bound)
+            .subquery("matched")
+        )
+        rank = func.ts_rank(matched.c.document, func.to_tsquery("simple", tsquery), type_=Float)
+        columns = [matched.c[c.name] for c in l.c]
+        return select(*columns, rank.label("rank")).subquery("candidates")
+    match = f" {joiner} ".join(f'"{t}"*' for t in terms)
+    fts = table("fts_listings", column("rowid"))
+    # bm25 is lower for better matches; negate it so "higher is better" on both engines.
+    # Title, category, description weigh 10, 5, 1. The index drives the join (newest
+    # first), so bm25 is computed only for the candidates kept.
+    return (
+        select(*l.c, literal_column("-bm25(fts_listings, 10.0, 5.0, 1.0)", Float).label("rank"))
+        .select_from(fts.join(l, l.c.id == fts.c.rowid))
+        .where(*where, text("fts_listings MATCH :q"))
+        .params(q=match)
+        .order_by(fts.c.rowid.desc())
+        .limit(bound)
+        .subquery("candidates")
+    )
