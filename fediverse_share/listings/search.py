@@ -13,8 +13,10 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
+    String,
     Subquery,
     and_,
+    bindparam,
     column,
     func,
     literal_column,
@@ -111,18 +113,24 @@ def _candidates(
     """
     l = tables.listings  # noqa: E741
     if conn.dialect.name == "postgresql":
-        tsquery = f" {'&' if joiner == 'AND' else '|'} ".join(f"{t}:*" for t in terms)
+        # The query is written into the statement, not bound: a prepared statement's
+        # generic plan cannot know how common the words are, and the best plan depends
+        # on it (walk the newest listings for a common word, the GIN index for a rare
+        # one). Terms are word characters only (`terms.terms_of`).
+        words = f" {'&' if joiner == 'AND' else '|'} ".join(f"{t}:*" for t in terms)
+        tsquery = text("to_tsquery('simple', :q)").bindparams(
+            bindparam("q", words, type_=String, literal_execute=True)
+        )
         fts = table("fts_listings", column("listing_id"), column("document"))
         matched = (
             select(*l.c, fts.c.document)
             .select_from(l.join(fts, fts.c.listing_id == l.c.id))
-            .where(*where, text("fts_listings.document @@ to_tsquery('simple', :q)"))
-            .params(q=tsquery)
+            .where(*where, fts.c.document.op("@@")(tsquery))
             .order_by(fts.c.listing_id.desc())
             .limit(bound)
             .subquery("matched")
         )
-        rank = func.ts_rank(matched.c.document, func.to_tsquery("simple", tsquery), type_=Float)
+        rank = func.ts_rank(matched.c.document, tsquery, type_=Float)
         columns = [matched.c[c.name] for c in l.c]
         return select(*columns, rank.label("rank")).subquery("candidates")
     match = f" {joiner} ".join(f'"{t}"*' for t in terms)
