@@ -51,12 +51,17 @@ async def prepared_instance(
     """An initialised instance's settings (database and actors exist; nothing serves yet).
 
     The port is chosen now, because the domain (``localhost:PORT``) is part of
-    every id the instance mints.
+    every id the instance mints. The socket that chose it stays bound (not listening)
+    until the block ends, so no other process picks the port in the meantime (CI runs
+    the SQLite and PostgreSQL suites side by side); the servers bind it beside it.
     """
     probe = bind_loopback()
     port = probe.getsockname()[1]
-    probe.close()
-    async with fresh_database_url(postgres_url, tmp_path, name) as (url, schema):
+    async with (
+        contextlib.AsyncExitStack() as held,
+        fresh_database_url(postgres_url, tmp_path, name) as (url, schema),
+    ):
+        held.callback(probe.close)
         settings = Settings(
             domain=f"localhost:{port}",
             data_dir=tmp_path / name,
