@@ -1,7 +1,8 @@
-"""Ledger throughput: payments/s through the domain layer, beside the raw limit; audit time.
+"""Ledger throughput: payments/s through the domain layer and the REST API, beside the raw
+limit; audit time.
 
     .venv/bin/python bench/ledger.py [--payments 20000] [--rounds 2] [--audit-transfers 100000]
-    .venv/bin/python bench/ledger.py --audit-transfers 1000000
+    .venv/bin/python bench/ledger.py --audit-transfers 1000000 --api-payments 0
     .venv/bin/python bench/ledger.py --database-url postgresql://postgres@127.0.0.1:5432/test
 
 For SQLite and (when reachable) PostgreSQL, in this one run:
@@ -10,6 +11,14 @@ For SQLite and (when reachable) PostgreSQL, in this one run:
   commit on SQLite, one transaction per payment on PostgreSQL), each payment checked
   against both accounts' limits and idempotent by its id, between random pairs of 1,000
   members; at concurrency 1 and 32, with p50/p99 latency;
+* **REST API**: ``POST /api/exchange/v1/payments`` to one ``fediverse-share serve
+  --no-worker`` process on loopback (a fresh SQLite data directory, or a fresh schema in
+  PostgreSQL), each with its member's OAuth bearer token (an app registered and tokens
+  issued by the functions the OAuth endpoints call) and its own ``Idempotency-Key``,
+  between random pairs of ``--api-members`` members (200: each member's RSA key pair
+  takes ~0.2 s to make); sent by the lean keep-alive client of `common.run_load`, at
+  concurrency 1 and 32, with p50/p99 latency and the server's CPU per payment. Every
+  answer must be 201 and the ledger must hold exactly the payments answered;
 * **raw**: the same transfer at its barest: plain ``sqlite3`` (two entry rows, two
   balance updates with the limit check, one commit per transfer), and on PostgreSQL one
   asyncpg statement (a CTE doing the same) at concurrency 1 and 32;
@@ -25,6 +34,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import os
 import random
 import sqlite3
@@ -35,7 +46,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from common import asyncpg_dsn, postgres_schema, print_table, run_async
+import orjson
+from common import (
+    InstanceSpec,
+    asyncpg_dsn,
+    free_port,
+    init_instance,
+    postgres_schema,
+    print_table,
+    render_request,
+    run_async,
+    run_load,
+    serve_instance,
+)
 from ledger_load import load_transfers
 from sqlalchemy import Connection, func, select
 
@@ -44,8 +67,12 @@ from exchange.accounts import Limits, create_ledger, open_member_account
 from exchange.audit import audit
 from exchange.money import Currency
 from exchange.transfers import TransferRequest, create_transfer
+from fediverse_share import members, standalone
 from fediverse_share.database import Database
 from fediverse_share.migrations import upgrade
+from fediverse_share.oauth import tokens
+from fediverse_share.oauth.apps import register_app
+from fediverse_share.settings import Settings
 
 T0 = 1_700_000_000_000_000
 CURRENCY = Currency("BNC", "Bench", 2)
@@ -57,6 +84,8 @@ class Figures:
     count: int
     seconds: float
     latencies: tuple[float, ...]
+    #: The serving process's CPU per payment, when a server was measured.
+    server_cpu_us: float | None = None
 
     @property
     def rate(self) -> float:
@@ -66,7 +95,8 @@ class Figures:
         ordered = sorted(self.latencies) or [float("nan")]
         p50 = statistics.median(ordered) * 1e3
         p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1e3
-        return f"p50 {p50:6.2f} ms, p99 {p99:6.2f} ms"
+        cpu = "" if self.server_cpu_us is None else f", {self.server_cpu_us:,.0f} µs server CPU"
+        return f"p50 {p50:6.2f} ms, p99 {p99:6.2f} ms{cpu}"
 
 
 async def drive(count: int, concurrency: int, pay) -> Figures:
@@ -116,6 +146,90 @@ async def domain_run(url: str, schema: str | None, count: int, concurrency: int)
         return figures
     finally:
         await db.close()
+
+
+# --- through the REST API -------------------------------------------------------------
+
+API_SCOPES = ("read", "write")
+PAYMENTS_PATH = "/api/exchange/v1/payments"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiServer:
+    """The served instance: where it listens, its process, its members' bearer tokens."""
+
+    spec: InstanceSpec
+    pid: int
+    tokens: tuple[str, ...]  # member i's token, for m0000, m0001, …
+
+
+async def _sign_up(settings: Settings, count: int) -> tuple[str, ...]:
+    """``count`` members, and a token each from one registered app."""
+    async with standalone.runtime(settings) as runtime:
+        app = await register_app(runtime, "bench", ["urn:ietf:wg:oauth:2.0:oob"], API_SCOPES)
+        joined = await asyncio.gather(
+            *(members.add_member(runtime, f"m{i:04d}", None) for i in range(count))
+        )
+        issued = [await tokens.issue_token(runtime, app.app, m.user_id, API_SCOPES) for m in joined]
+    return tuple(token.access_token for token in issued)
+
+
+async def start_api_server(
+    tmp: Path, stack: contextlib.ExitStack, url: str | None, schema: str | None, count: int
+) -> ApiServer:
+    spec = InstanceSpec("ledger", tmp / "ledger", free_port(), url, schema)
+    init_instance(spec)
+    settings = Settings.load(data_dir=spec.data_dir, database_schema=schema, run_worker=False)
+    member_tokens = await _sign_up(settings, count)
+    process = await serve_instance(spec, stack)
+    return ApiServer(spec, process.pid, member_tokens)
+
+
+def payment_requests(server: ApiServer, count: int, run_id: str) -> list[bytes]:
+    """``count`` rendered payments of 0.01 between random pairs, each with its own key."""
+    pairs = random.Random(run_id)
+    host = server.spec.domain
+    rendered = []
+    for i in range(count):
+        payer, payee = pairs.sample(range(len(server.tokens)), 2)
+        body = {"to": f"acct:m{payee:04d}@{host}", "amount": "0.01", "currency": "BNC"}
+        headers = {
+            "Host": host,
+            "Authorization": f"Bearer {server.tokens[payer]}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": f"{run_id}-{i}",
+        }
+        rendered.append(render_request("POST", PAYMENTS_PATH, headers, orjson.dumps(body)))
+    return rendered
+
+
+async def _booked(spec: InstanceSpec) -> int:
+    db = Database(spec.database_url or f"sqlite:///{spec.sqlite_path}", schema=spec.schema)
+    try:
+        return await db.read(_count_transfers)
+    finally:
+        await db.close()
+
+
+async def api_run(server: ApiServer, count: int, concurrency: int, run_id: str) -> Figures:
+    requests = payment_requests(server, count, run_id)
+    before = await _booked(server.spec)
+    result = await run_load(
+        server.spec.port,
+        requests,
+        concurrency=concurrency,
+        time_limit_seconds=600,
+        server_pid=server.pid,
+    )
+    booked = await _booked(server.spec) - before
+    if result.statuses != {201: count} or booked != count:
+        print(f"  !! {dict(result.statuses)} answered, {booked} booked for {count} payments sent")
+    return Figures(
+        result.count,
+        result.elapsed_seconds,
+        tuple(result.latencies_seconds),
+        result.server_cpu_per_request_us,
+    )
 
 
 # --- the raw limit --------------------------------------------------------------------
@@ -252,6 +366,24 @@ async def domain_figures(args: argparse.Namespace, url: str | None) -> dict[int,
     return figures
 
 
+async def api_figures(args: argparse.Namespace, url: str | None) -> dict[int, Figures]:
+    """Both concurrencies on one served instance (its members take a while to make)."""
+    figures = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        async with postgres_schema(url, "api") as schema:
+            with contextlib.ExitStack() as stack:  # the server stops before its schema goes
+                server = await start_api_server(Path(tmp), stack, url, schema, args.api_members)
+                runs = itertools.count()  # each run's Idempotency-Keys are its own
+                for concurrency in (1, 32):
+                    count = args.api_payments if concurrency > 1 else args.api_payments // 4
+
+                    async def run(concurrency: int = concurrency, count: int = count) -> Figures:
+                        return await api_run(server, count, concurrency, f"run{next(runs)}")
+
+                    figures[concurrency] = await best(args.rounds, run)
+    return figures
+
+
 async def raw_figures(args: argparse.Namespace, url: str | None) -> dict[int, Figures]:
     if url is None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -277,6 +409,17 @@ async def bench_engine(args: argparse.Namespace, name: str, url: str | None) -> 
     rows += [
         (f"{raw_name}, concurrency {c}", f"{f.rate:,.0f}/s", f.latency()) for c, f in raw.items()
     ]
+    if args.api_payments:
+        api = await api_figures(args, url)
+        rows += [
+            (
+                f"REST API ({args.api_members} members), concurrency {c}",
+                f"{f.rate:,.0f}/s",
+                f.latency(),
+            )
+            for c, f in api.items()
+        ]
+        rows.append(("REST API (32) / domain (32)", f"{api[32].rate / domain[32].rate:.2f}", ""))
     if url is None:
         rows.append(("domain (32) / aim of 5,000/s", f"{domain[32].rate / 5_000:.2f}", ""))
     else:
@@ -325,6 +468,10 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--payments", type=int, default=20_000, help="per run at concurrency 32")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--api-payments", type=int, default=10_000, help="per REST run at concurrency 32 (0: skip)"
+    )
+    parser.add_argument("--api-members", type=int, default=200)
     parser.add_argument("--audit-transfers", type=int, default=100_000)
     parser.add_argument("--database-url", help="PostgreSQL (default: the test database)")
     parser.add_argument("--postgres-only", action="store_true")
