@@ -11,23 +11,20 @@ account is beyond its limits, and refused or replayed requests changed nothing.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import math
-import os
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
-from hypothesis import HealthCheck, event, settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
     rule,
-    run_state_machine_as_test,
 )
 from sqlalchemy import Connection, delete, func, select
 
@@ -68,10 +65,8 @@ from exchange.peers import (
 )
 from exchange.pending import expire_pending
 from exchange.rates import set_rate
-from fediverse_share.database import Database
-from fediverse_share.migrations import upgrade
 from tests.exchange.conftest import CURRENCY, T0, quiet_settings
-from tests.support.databases import fresh_database_url
+from tests.exchange.machines import Runner, run_machine
 
 HOUR_US = 3_600 * 1_000_000
 MEMBERS = ("alice", "bob")
@@ -185,19 +180,6 @@ def conversion(amount_in: int, domain: str, fee_bps: int) -> tuple[int, int, int
     gross = round(exact)
     fee = round(Fraction(gross * fee_bps, 10_000))
     return gross, fee, gross - fee, exact - gross
-
-
-class Runner:
-    """Runs ledger functions on a Database from synchronous code (the state machine)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, db: Database) -> None:
-        self.loop, self.db = loop, db
-
-    def write(self, fn, *args, **kwargs):
-        return self.loop.run_until_complete(self.db.write(fn, *args, **kwargs))
-
-    def read(self, fn, *args, **kwargs):
-        return self.loop.run_until_complete(self.db.read(fn, *args, **kwargs))
 
 
 def _reset(conn: Connection) -> None:
@@ -516,26 +498,4 @@ def test_random_clearing_sequences_keep_every_invariant(tmp_path: Path) -> None:
     """Random prepares, commits, wrong preimages, aborts, expiries, link suspensions and
     replays keep the ledger equal to the model, within its limits and the audit clean (but
     for a warning about each leg in doubt)."""
-    loop = asyncio.new_event_loop()
-    url_context = fresh_database_url(
-        os.environ.get("FEDIVERSE_SHARE_TEST_DATABASE_URL", ""), tmp_path
-    )
-    try:
-        url, schema = loop.run_until_complete(url_context.__aenter__())
-        db = Database(url, schema=schema)
-        loop.run_until_complete(upgrade(db))
-        machine = type("Machine", (ClearingMachine,), {"runner": Runner(loop, db)})
-        run_state_machine_as_test(
-            machine,
-            settings=settings(
-                max_examples=20,
-                stateful_step_count=30,
-                deadline=None,
-                database=None,
-                suppress_health_check=[HealthCheck.too_slow],
-            ),
-        )
-        loop.run_until_complete(db.close())
-    finally:
-        loop.run_until_complete(url_context.__aexit__(None, None, None))
-        loop.close()
+    run_machine(ClearingMachine, tmp_path, examples=20, steps=30)

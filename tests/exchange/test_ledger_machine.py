@@ -9,20 +9,16 @@ changed nothing.
 
 from __future__ import annotations
 
-import asyncio
-import os
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
     rule,
-    run_state_machine_as_test,
 )
 from sqlalchemy import Connection, delete, func, select
 
@@ -48,11 +44,9 @@ from exchange.issuance import Sale, pay_sale
 from exchange.pending import expire_pending, post_pending, void_pending
 from exchange.periods import Period
 from exchange.transfers import TransferRequest, create_pending, create_transfer
-from fediverse_share.database import Database
-from fediverse_share.migrations import upgrade
 from tests.exchange.conftest import CURRENCY, T0, quiet_settings
+from tests.exchange.machines import Runner, run_machine
 from tests.exchange.snapshots import ledger_snapshot
-from tests.support.databases import fresh_database_url
 
 DAY_US = 86_400 * 1_000_000
 HOUR_US = 3_600 * 1_000_000
@@ -124,19 +118,6 @@ class Model:
         if c.upper_limit is not None and c.posted + c.in_held + amount > c.upper_limit:
             return UpperLimitExceeded
         return None
-
-
-class Runner:
-    """Runs ledger functions on a Database from synchronous code (the state machine)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, db: Database) -> None:
-        self.loop, self.db = loop, db
-
-    def write(self, fn, *args, **kwargs):
-        return self.loop.run_until_complete(self.db.write(fn, *args, **kwargs))
-
-    def read(self, fn, *args, **kwargs):
-        return self.loop.run_until_complete(self.db.read(fn, *args, **kwargs))
 
 
 def _fingerprint(conn: Connection) -> tuple[object, ...]:
@@ -408,26 +389,4 @@ def _copy(model: Model) -> Model:
 def test_random_operation_sequences_keep_every_invariant(tmp_path: Path) -> None:
     """Random payments, holds, posts, voids, expiries, sales, demurrage runs and limit
     changes keep the database equal to the model and the audit clean, on either engine."""
-    loop = asyncio.new_event_loop()
-    url_context = fresh_database_url(
-        os.environ.get("FEDIVERSE_SHARE_TEST_DATABASE_URL", ""), tmp_path
-    )
-    try:
-        url, schema = loop.run_until_complete(url_context.__aenter__())
-        db = Database(url, schema=schema)
-        loop.run_until_complete(upgrade(db))
-        machine = type("Machine", (LedgerMachine,), {"runner": Runner(loop, db)})
-        run_state_machine_as_test(
-            machine,
-            settings=settings(
-                max_examples=40,
-                stateful_step_count=40,
-                deadline=None,
-                database=None,  # each run explores afresh; a failure prints its steps
-                suppress_health_check=[HealthCheck.too_slow],
-            ),
-        )
-        loop.run_until_complete(db.close())
-    finally:
-        loop.run_until_complete(url_context.__aexit__(None, None, None))
-        loop.close()
+    run_machine(LedgerMachine, tmp_path, examples=40, steps=40)
