@@ -6,13 +6,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, select, update
 
 from activitypub.objects import Actor, parse_actor
 from fediverse_share import tables
 from fediverse_share.clock import now_us
 from fediverse_share.federation.fetching import fetch_json
 from fediverse_share.runtime import Runtime
+from fediverse_share.upserts import insert_or_ignore
 
 #: How long a cached actor document is trusted before a refetch (keys rotate rarely).
 MAX_AGE_US = 24 * 3600 * 1_000_000
@@ -84,9 +85,13 @@ def store_actor(
         if clash is not None:
             # Same handle, new id: the old actor is gone (account re-created).
             conn.execute(update(a).where(a.c.id == clash.id).values(username=f"~{clash.id}"))
-        conn.execute(
-            insert(a).values(id=runtime.ids.next_id(), uri=actor.id, local=False, **values)
-        )
+        new = {"id": runtime.ids.next_id(), "uri": actor.id, "local": False, **values}
+        if not insert_or_ignore(conn, a, [new]):
+            # Another request stored the same actor meanwhile (two inbox POSTs from a
+            # new actor at once, on PostgreSQL): ours is as fresh, keep it.
+            conn.execute(
+                update(a).where(a.c.uri == actor.id, a.c.local.is_(False)).values(**values)
+            )
     row = find_actor(conn, actor.id)
     assert row is not None
     return row
