@@ -16,14 +16,14 @@ pieces and one network call:
   brings it forward, and does not cost an attempt of its own.
 - `parse_retry_after` reads ``Retry-After`` as seconds or as an HTTP date.
 - `deliver` signs (draft-cavage: ``(request-target) host date digest content-type``)
-  and POSTs ``application/activity+json`` with explicit timeouts, redirects not
-  followed, at most `MAX_RESPONSE_BYTES` of the answer read; it never raises for
+  and POSTs ``application/activity+json`` through a `DeliveryClient` (the address
+  policy checked before anything is sent, redirects not followed, at most
+  `MAX_RESPONSE_BYTES` of the answer read) within one deadline; it never raises for
   network trouble, which comes back as a retryable `DeliveryResult`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import enum
 import random
@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from activitypub.addresses import AddressPolicy
+from activitypub.delivery_client import DeliveryClient
 from activitypub.errors import ActivityPubError, FetchRefused
 from activitypub.keys import PrivateKey
 from activitypub.signatures import sign_request
@@ -117,66 +117,44 @@ def parse_retry_after(header: str | None, now: datetime) -> datetime | None:
 def _failure(error: BaseException) -> DeliveryResult:
     if isinstance(error, ActivityPubError):
         message = error.message
-    elif isinstance(error, TimeoutError | httpx.TimeoutException):
+    elif isinstance(error, TimeoutError):
         message = "timed out"
     else:
         message = f"network error: {type(error).__name__}"
     return DeliveryResult(classify(error), error=message)
 
 
-async def _post(
-    client: httpx.AsyncClient,
-    inbox_url: str,
-    body: bytes,
-    headers: dict[str, str],
-    timeout_seconds: float,
-) -> tuple[int, str | None]:
-    async with client.stream(
-        "POST",
-        inbox_url,
-        content=body,
-        headers=headers,
-        follow_redirects=False,
-        timeout=httpx.Timeout(timeout_seconds),
-    ) as response:
-        read = 0
-        async for chunk in response.aiter_raw():
-            read += len(chunk)
-            if read > MAX_RESPONSE_BYTES:
-                break
-        retry_after: str | None = response.headers.get("retry-after")
-        return response.status_code, retry_after
-
-
 async def deliver(
-    client: httpx.AsyncClient,
+    client: DeliveryClient,
     inbox_url: str,
     body: bytes,
     *,
     key_id: str,
     private_key: PrivateKey,
     timeout_seconds: float,
-    policy: AddressPolicy | None = None,
 ) -> DeliveryResult:
     """POST ``body`` to ``inbox_url`` signed with ``key_id``; network errors are results.
 
-    With ``policy`` the URL is checked first (scheme, userinfo, resolved addresses);
-    a client from `activitypub.addresses.guarded_client` checks every connection anyway.
+    The client checks the URL against its address policy before sending anything,
+    and every address it connects to; ``timeout_seconds`` covers all the network
+    part (looking the host up, connecting, sending, reading the answer).
     """
     headers = {"Content-Type": ACTIVITY_JSON}
     try:
-        async with asyncio.timeout(timeout_seconds):
-            if policy is not None:
-                await policy.check_url(inbox_url)
-            headers.update(
-                sign_request(
-                    "POST", inbox_url, headers, body, key_id=key_id, private_key=private_key
-                )
-            )
-            status, retry_after = await _post(client, inbox_url, body, headers, timeout_seconds)
-    except (ActivityPubError, httpx.HTTPError, httpx.InvalidURL, TimeoutError, OSError) as error:
+        headers.update(
+            sign_request("POST", inbox_url, headers, body, key_id=key_id, private_key=private_key)
+        )
+        answer = await client.post(
+            inbox_url,
+            body,
+            headers,
+            timeout_seconds=timeout_seconds,
+            max_body_bytes=MAX_RESPONSE_BYTES,
+        )
+    except (ActivityPubError, TimeoutError, OSError) as error:
         return _failure(error)
+    status = answer.status
     outcome = classify(status)
     message = None if outcome is Outcome.DELIVERED else f"the inbox answered {status}"
-    now = datetime.now(UTC)
-    return DeliveryResult(outcome, status, parse_retry_after(retry_after, now), message)
+    retry_after = parse_retry_after(answer.headers.get("retry-after"), datetime.now(UTC))
+    return DeliveryResult(outcome, status, retry_after, message)

@@ -19,7 +19,9 @@ secrets, private keys or stack traces.
     │   │                               to is not allowed (scheme, userinfo, private IP)
     │   ├── FetchFailed                 fetch_failed: network error, timeout or an
     │   │   │                           unexpected status (``status``, None if no answer)
-    │   │   └── Gone                    gone: 410, the document was deleted for good
+    │   │   ├── Gone                    gone: 410, the document was deleted for good
+    │   │   └── ConnectionClosed        connection_closed: the server closed the
+    │   │                               connection before any byte of an answer
     │   └── ResponseTooLarge            response_too_large: the body passed the size cap
     └── SignatureError                  signature_error: the request's signature is not
         │                               acceptable (every one of these means 401)
@@ -215,3 +217,14 @@ class ResponseTooLarge(FetchError):
         super().__init__(f"the response from {url} is larger than {max_body_bytes} bytes")
         self.url = url
         self.max_body_bytes = max_body_bytes
+
+
+class ConnectionClosed(FetchFailed):
+    """The server closed the connection before answering (on a kept-alive connection,
+    usually because its idle timeout ran out just as we sent a request)."""
+
+    code = "connection_closed"
+
+    def __init__(self, origin: str) -> None:
+        super().__init__(f"{origin} closed the connection without answering")
+        self.origin = origin

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from activitypub.delivery_client import DeliveryClient
 from activitypub.keys import PublicKeyCache
 from fediverse_share import clock
 from fediverse_share.database import Database
@@ -56,6 +57,8 @@ class Runtime:
     settings: Settings
     db: Database
     http: httpx.AsyncClient
+    #: Deliveries' own client (`activitypub.delivery_client`); ``http`` for the rest.
+    delivery_client: DeliveryClient
     instance: InstanceInfo
     ids: IdGenerator = field(default_factory=IdGenerator)
     keys: SigningKeys = field(init=False)

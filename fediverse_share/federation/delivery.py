@@ -121,13 +121,16 @@ async def deliver_due(runtime: Runtime) -> int:
     jobs = await runtime.db.write(claim_due, now_us())
     if not jobs:
         return 0
-    gate = asyncio.Semaphore(CONCURRENCY)
+    results: dict[int, ap_delivery.DeliveryResult] = {}
+    queue = iter(jobs)
 
-    async def one(job: Job) -> ap_delivery.DeliveryResult:
-        async with gate:
+    # CONCURRENCY senders take the jobs in turn from one iterator: fewer tasks and no
+    # semaphore, where a task per job waiting on one cost ~20 µs per delivery.
+    async def sender() -> None:
+        for job in queue:
             key = await runtime.keys.signing_key(job.signer_id)
-            return await ap_delivery.deliver(
-                runtime.http,
+            results[job.id] = await ap_delivery.deliver(
+                runtime.delivery_client,
                 job.inbox,
                 job.body.encode(),
                 key_id=key.key_id,
@@ -135,8 +138,9 @@ async def deliver_due(runtime: Runtime) -> int:
                 timeout_seconds=runtime.settings.http_timeout_seconds,
             )
 
-    results = await asyncio.gather(*(one(job) for job in jobs))
-    await runtime.db.write(record_outcomes, list(zip(jobs, results, strict=True)), now_us())
+    await asyncio.gather(*(sender() for _ in range(min(CONCURRENCY, len(jobs)))))
+    outcomes = [(job, results[job.id]) for job in jobs]
+    await runtime.db.write(record_outcomes, outcomes, now_us())
     return len(jobs)
 
 
@@ -146,13 +150,14 @@ def record_outcomes(
     d = tables.deliveries
     now = datetime.fromtimestamp(at_us / 1e6, tz=UTC)
     rng = random.Random()
-    # Delivered jobs go in one statement and each domain that answered is updated once:
-    # a statement per job cost ~250 µs of SQLAlchemy per delivery, as much as signing.
+    # Delivered jobs go in one statement and the domains that answered in one batch
+    # (executemany, in a fixed order): a statement per job, or per domain when a post
+    # goes to 200 shared inboxes, cost ~250 µs of SQLAlchemy each, as much as signing.
     delivered = [job for job, result in outcomes if result.outcome is _DELIVERED]
     if delivered:
         conn.execute(delete(d).where(d.c.id.in_([job.id for job in delivered])))
-        for domain in sorted({job.domain for job in delivered}):
-            conn.execute(_DOMAIN_ANSWERED, {"peer": domain, "at": at_us})
+        answered = sorted({job.domain for job in delivered})
+        conn.execute(_DOMAIN_ANSWERED, [{"peer": domain, "at": at_us} for domain in answered])
     failing: set[str] = set()
     for job, result in outcomes:
         if result.outcome is _DELIVERED:

@@ -24,11 +24,13 @@ from activitypub.delivery import (
     next_attempt,
     parse_retry_after,
 )
+from activitypub.delivery_client import DeliveryClient
 from activitypub.errors import FetchRefused
 from tests.activitypub.signers import Received, Signer, new_signer, recording_app, verify
 from tests.support.serve import bind_loopback, serve_app
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+LOOPBACK = AddressPolicy(allow_http=True, allow_private_addresses=True)
 BODY = orjson.dumps(
     {
         "@context": "https://www.w3.org/ns/activitystreams",
@@ -52,29 +54,28 @@ async def inbox(request: Request) -> Response:
 
 
 @pytest.fixture
+async def client():
+    async with DeliveryClient(LOOPBACK) as delivery_client:
+        yield delivery_client
+
+
+@pytest.fixture
 async def server():
     received: list[Received] = []
     async with serve_app(recording_app(inbox, received)) as base_url:
         yield base_url, received
 
 
-async def post(client, signer, url, **options):
+async def post(client, signer, url):
     return await deliver(
-        client,
-        url,
-        BODY,
-        key_id=signer.key_id,
-        private_key=signer.private_key,
-        timeout_seconds=5,
-        **options,
+        client, url, BODY, key_id=signer.key_id, private_key=signer.private_key, timeout_seconds=5
     )
 
 
-async def test_delivered_post_is_signed_and_verifies(server, signer):
+async def test_delivered_post_is_signed_and_verifies(server, client, signer):
     """A 202 is delivered; the POST carries the body, its digest and a verifying signature."""
     base_url, received = server
-    async with httpx.AsyncClient() as client:
-        result = await post(client, signer, f"{base_url}/inbox/202")
+    result = await post(client, signer, f"{base_url}/inbox/202")
     assert (result.outcome, result.status, result.error) == (Outcome.DELIVERED, 202, None)
     request = received[0]
     assert request.body == BODY
@@ -101,38 +102,35 @@ async def test_delivered_post_is_signed_and_verifies(server, signer):
         (302, Outcome.RETRY),
     ],
 )
-async def test_inbox_answers_are_classified(server, signer, status, outcome):
+async def test_inbox_answers_are_classified(server, client, signer, status, outcome):
     """Each status a real inbox returns becomes the right outcome."""
     base_url, _ = server
-    async with httpx.AsyncClient() as client:
-        result = await post(client, signer, f"{base_url}/inbox/{status}")
+    result = await post(client, signer, f"{base_url}/inbox/{status}")
     assert (result.outcome, result.status) == (outcome, status)
     assert result.error == f"the inbox answered {status}"
 
 
-async def test_retry_after_is_read_from_the_answer(server, signer):
+async def test_retry_after_is_read_from_the_answer(server, client, signer):
     """A 429 with Retry-After: 120 comes back with the moment to retry."""
     base_url, _ = server
     before = datetime.now(UTC)
-    async with httpx.AsyncClient() as client:
-        result = await post(client, signer, f"{base_url}/inbox/429")
+    result = await post(client, signer, f"{base_url}/inbox/429")
     assert result.retry_after is not None
     assert before + timedelta(seconds=119) <= result.retry_after
     assert result.retry_after <= datetime.now(UTC) + timedelta(seconds=121)
 
 
-async def test_a_closed_port_is_a_retry_not_an_exception(signer):
+async def test_a_closed_port_is_a_retry_not_an_exception(client, signer):
     """Network errors become a retryable result with a safe message."""
     sock = bind_loopback()
     port = sock.getsockname()[1]
     sock.close()
-    async with httpx.AsyncClient() as client:
-        result = await post(client, signer, f"http://127.0.0.1:{port}/inbox")
+    result = await post(client, signer, f"http://127.0.0.1:{port}/inbox")
     assert (result.outcome, result.status) == (Outcome.RETRY, None)
-    assert result.error == "network error: ConnectError"
+    assert result.error == "network error: ConnectionRefusedError"
 
 
-async def test_a_slow_inbox_times_out_as_a_retry(signer):
+async def test_a_slow_inbox_times_out_as_a_retry(client, signer):
     """An inbox that does not answer within the timeout is retried later."""
     release = asyncio.Event()
 
@@ -142,15 +140,14 @@ async def test_a_slow_inbox_times_out_as_a_retry(signer):
 
     received: list[Received] = []
     async with serve_app(recording_app(slow, received)) as base_url:
-        async with httpx.AsyncClient() as client:
-            result = await deliver(
-                client,
-                f"{base_url}/inbox",
-                BODY,
-                key_id=signer.key_id,
-                private_key=signer.private_key,
-                timeout_seconds=0.2,
-            )
+        result = await deliver(
+            client,
+            f"{base_url}/inbox",
+            BODY,
+            key_id=signer.key_id,
+            private_key=signer.private_key,
+            timeout_seconds=0.2,
+        )
         release.set()
     assert (result.outcome, result.error) == (Outcome.RETRY, "timed out")
 
@@ -158,8 +155,8 @@ async def test_a_slow_inbox_times_out_as_a_retry(signer):
 async def test_a_refused_inbox_fails_for_good_without_a_request(server, signer):
     """With the production policy a loopback inbox is a permanent failure; nothing is sent."""
     base_url, received = server
-    async with httpx.AsyncClient() as client:
-        result = await post(client, signer, f"{base_url}/inbox/202", policy=AddressPolicy())
+    async with DeliveryClient(AddressPolicy()) as strict:
+        result = await post(strict, signer, f"{base_url}/inbox/202")
     assert result.outcome is Outcome.FAILED
     assert result.error is not None and "only https" in result.error
     assert received == []
