@@ -114,11 +114,18 @@ def _price(params: dict[str, str], name: str, currency: Currency) -> int | None:
         raise _refuse(f"{name} is a decimal amount in {currency.code}") from None
 
 
+#: Filters whose empty value is not "any" but a mistake (the OpenAPI schema says so).
+_NOT_EMPTY = ("purpose", "kind", "category", "community", "min_price", "max_price")
+
+
 def parse_search(
     params: dict[str, str], currency: Currency, community_uri: str | None
 ) -> SearchQuery:
     """A `SearchQuery` from the query string; raises `BadRequest` (``invalid_query``)."""
     limit, offset = parse_page(params)
+    for name in _NOT_EMPTY:
+        if params.get(name) == "":
+            raise _refuse(f"{name} is empty: leave it out to not filter by it")
     text = params.get("q", "")
     if len(text) > MAX_QUERY_CHARS:
         raise _refuse(f"q is at most {MAX_QUERY_CHARS} characters")

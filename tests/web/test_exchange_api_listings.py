@@ -173,6 +173,9 @@ async def test_bad_listings_are_refused_and_nothing_is_stored(site: Community) -
     assert (await site.http.get(url)).json() == listing
     refused(await site.http.get(f"{API}/listings", params={"kind": "auction"}), 400,
             "invalid_query")  # fmt: skip
+    for name in ("purpose", "kind", "category", "community", "min_price", "max_price"):
+        empty = await site.http.get(f"{API}/listings", params={name: ""})
+        refused(empty, 400, "invalid_query")  # the schema says non-empty: so does the server
     refused(await site.http.get(f"{API}/listings", params={"q": "a\x00"}), 400, "invalid_text")
 
 
