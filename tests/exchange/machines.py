@@ -26,18 +26,22 @@ class Runner:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, db: Database) -> None:
         self.loop, self.db = loop, db
+        self.calls = 0  # how many database calls the machine made, over all its runs
 
     def write(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
         return self.loop.run_until_complete(self.db.write(fn, *args, **kwargs))
 
     def read(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
         return self.loop.run_until_complete(self.db.read(fn, *args, **kwargs))
 
 
 def run_machine(
     machine: type[RuleBasedStateMachine], tmp_path: Path, *, examples: int, steps: int
-) -> None:
-    """Run ``machine`` (whose ``runner`` attribute it sets) on a fresh database."""
+) -> int:
+    """Run ``machine`` (whose ``runner`` attribute it sets) on a fresh database; its
+    rules and invariants assert as they go. Returns how many database calls it made."""
     loop = asyncio.new_event_loop()
     url_context = fresh_database_url(
         os.environ.get("FEDIVERSE_SHARE_TEST_DATABASE_URL", ""), tmp_path
@@ -46,7 +50,8 @@ def run_machine(
         url, schema = loop.run_until_complete(url_context.__aenter__())
         db = Database(url, schema=schema)
         loop.run_until_complete(upgrade(db))
-        bound = type("Machine", (machine,), {"runner": Runner(loop, db)})
+        runner = Runner(loop, db)
+        bound = type("Machine", (machine,), {"runner": runner})
         run_state_machine_as_test(
             bound,
             settings=settings(
@@ -58,6 +63,7 @@ def run_machine(
             ),
         )
         loop.run_until_complete(db.close())
+        return runner.calls
     finally:
         loop.run_until_complete(url_context.__aexit__(None, None, None))
         loop.close()
