@@ -50,7 +50,7 @@ from common import (
     run_async,
     serve_instance,
 )
-from ledger import Figures, drive, postgres_url
+from ledger import Figures, drive, on_both_engines
 from sqlalchemy import Connection
 
 from exchange import accounts, clearing
@@ -274,11 +274,7 @@ async def bench_engine(args: argparse.Namespace, name: str, url: str | None) -> 
 
 async def run(args: argparse.Namespace) -> None:
     print(f"payments of 1 unit of the payee's currency; best of {args.rounds} rounds")
-    if not args.postgres_only:
-        await bench_engine(args, "SQLite", None)
-    url = await postgres_url(args)
-    if url is not None:
-        await bench_engine(args, "PostgreSQL", url)
+    await on_both_engines(args, bench_engine)
 
 
 def parse_args() -> argparse.Namespace:

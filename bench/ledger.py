@@ -42,6 +42,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -455,13 +456,21 @@ async def postgres_url(args: argparse.Namespace) -> str | None:
     return url
 
 
-async def run(args: argparse.Namespace) -> None:
-    print(f"payments between random pairs of {MEMBERS:,} members; best of {args.rounds} rounds")
+EngineBench = Callable[[argparse.Namespace, str, "str | None"], Awaitable[None]]
+
+
+async def on_both_engines(args: argparse.Namespace, bench: EngineBench) -> None:
+    """``bench`` on SQLite (unless --postgres-only), then on PostgreSQL if it answers."""
     if not args.postgres_only:
-        await bench_engine(args, "SQLite", None)
+        await bench(args, "SQLite", None)
     url = await postgres_url(args)
     if url is not None:
-        await bench_engine(args, "PostgreSQL", url)
+        await bench(args, "PostgreSQL", url)
+
+
+async def run(args: argparse.Namespace) -> None:
+    print(f"payments between random pairs of {MEMBERS:,} members; best of {args.rounds} rounds")
+    await on_both_engines(args, bench_engine)
 
 
 def parse_args() -> argparse.Namespace:
