@@ -1,4 +1,5 @@
-"""The clearing commands: ``peer add|list|suspend|resume|remove|reconcile``, ``rates set|show``.
+"""The clearing commands: ``peer add|list|suspend|resume|remove|reconcile|in-doubt|book-late``,
+``rates set|show``.
 
 They run on a standalone runtime against the instance's database, as ``ledger audit``
 does. ``peer add`` reads the other community over the network and leaves the signed
@@ -6,6 +7,9 @@ does. ``peer add`` reads the other community over the network and leaves the sig
 (the link is active once the other operator peers back); a status change is told to
 the peer the same way. ``peer reconcile`` asks the peer to compare statements now and
 exits 1 when they differ (the link is then frozen) or cannot be compared yet.
+``peer in-doubt`` lists the legs committed downstream after our holds had expired, and
+``peer book-late`` posts one of them once the operator has checked with the peers
+(`exchange.in_doubt`); ``peer resume`` then unfreezes the link.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from exchange import in_doubt
+from exchange.clearing import Leg
 from exchange.money import Currency, render_amount
 from exchange.peers import LinkStatus
 from exchange.rates import PostedRate, list_rates, render_rate
@@ -67,6 +73,11 @@ def register_peer(sub: Subparsers) -> None:
     check = verbs.add_parser("reconcile", help="compare statements of the link with the peer")
     check.add_argument("domain", metavar="DOMAIN")
     check.set_defaults(handler=_handler(_reconcile))
+    doubts = verbs.add_parser("in-doubt", help="legs committed downstream after our holds expired")
+    doubts.set_defaults(handler=_handler(_in_doubt))
+    late = verbs.add_parser("book-late", help="post a leg in doubt (check with the peers first)")
+    late.add_argument("transfer", metavar="TRANSFER_ID", help="as peer in-doubt shows it")
+    late.set_defaults(handler=_handler(_book_late))
 
 
 async def _add(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -119,6 +130,31 @@ async def _reconcile(runtime: Runtime, args: argparse.Namespace) -> int:
     else:
         print(f"{args.domain}: statements {'match' if matched else 'differ: the link is frozen'}")
     return 0 if matched else 1
+
+
+def format_leg(leg: Leg, currency: Currency) -> str:
+    fee = f" + fee {render_amount(leg.fee_minor, currency)}" if leg.fee_minor else ""
+    return (
+        f"{leg.transfer_id} {' -> '.join(leg.path)} {render_amount(leg.out_minor, currency)}{fee} "
+        f"from {leg.debit_account_id} to {leg.credit_account_id}, "
+        f"expired {render_iso(leg.expires_at_us)}"
+    )
+
+
+async def _in_doubt(runtime: Runtime, args: argparse.Namespace) -> int:
+    legs = await runtime.db.read(in_doubt.list_in_doubt)
+    currency = await runtime.db.read(get_currency)
+    for leg in legs:
+        print(format_leg(leg, currency))
+    if not legs:
+        print("no legs in doubt")
+    return 0
+
+
+async def _book_late(runtime: Runtime, args: argparse.Namespace) -> int:
+    leg = await runtime.db.write(in_doubt.book_late, args.transfer, runtime.now_us())
+    print(f"{leg.transfer_id}: {leg.state.value}; resume its frozen links with peer resume")
+    return 0
 
 
 def register_rates(sub: Subparsers) -> None:

@@ -5,8 +5,9 @@ moved for `RETRY_AFTER_US` (the request that prepared them ended without an answ
 timeout, a crash, a restart). Before the leg's expiry it sends the leg on again, which
 the downstream answers from its own record (a replay changes nothing). After the
 expiry it asks the downstream for the state of its leg (`GET /clearing/legs/{ref}`,
-the "commit registry"): a commit there makes ours ``in_doubt`` (kept for the operator
-and reconciliation), anything else makes it ``expired``. The ledger's own step
+the "commit registry"): a commit there, shown by a fulfilment that meets the
+condition, makes ours ``in_doubt`` (kept for the operator and reconciliation); anything
+else, a claimed commit with a wrong fulfilment included, makes it ``expired``. The ledger's own step
 releases expired holds.
 """
 
@@ -99,9 +100,13 @@ async def _settle_expired(runtime: Runtime, leg: Leg) -> Leg:
     if state.get("state") in ("committed", "in_doubt") and isinstance(state.get("fulfilment"), str):
         answer = transport.Answer(200, {"type": "Accept", "result": {**state}})
         link = await runtime.db.read(peers.get_link, leg.downstream_domain)
-        return await settlement.apply_answer(
+        leg = await settlement.apply_answer(
             runtime, leg, answer, link.currency_code, link.currency_scale
         )
+        if leg.state is not LegState.PREPARED:
+            return leg
+        # A fulfilment that does not meet the condition proves nothing: the downstream
+        # claims a commit it cannot show, so our expired hold stands.
     return await runtime.db.write(clearing.mark_expired, leg.transfer_id, runtime.now_us())
 
 

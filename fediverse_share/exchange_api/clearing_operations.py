@@ -1,12 +1,12 @@
 """The exchange API's operations of clearing between communities, for the one table in
 `fediverse_share.exchange_api.openapi`: the members' directory of linked communities
-and the operators' peers, statuses, reconciliation and posted rates. (Payments to
+and the operators' peers, statuses, reconciliation, posted rates and legs in doubt. (Payments to
 members of other communities are the payments operations, with ``to`` elsewhere.)
 """
 
 from __future__ import annotations
 
-from fediverse_share.exchange_api import peers, rates
+from fediverse_share.exchange_api import legs, peers, rates
 from fediverse_share.exchange_api.spec import IDEMPOTENCY_KEY, Access, Operation, Param
 from fediverse_share.exchange_api.spec import operation as _op
 
@@ -56,4 +56,16 @@ ADMIN: tuple[Operation, ...] = (
         params=(IDEMPOTENCY_KEY,),
         description="Defaults: no fee, valid 24 hours, no maximum but the ledger's. The "
         "same terms as the current version again within five minutes return that version."),
+    _op("GET", "/admin/clearing/in-doubt", legs.show_in_doubt, "getLegsInDoubt",
+        "Legs a downstream community committed after our holds had expired",
+        Access.ADMIN_READ, response="LegsInDoubt",
+        description="Never decided automatically: the link's statements disagree and it "
+        "is frozen until an operator books the leg late and resumes it."),
+    _op("POST", "/admin/clearing/in-doubt", legs.book_late, "bookLegLate",
+        "Book a leg in doubt late: the transfers its commit would have posted",
+        Access.ADMIN_WRITE, response="LegInDoubt", body="BookLate",
+        params=(IDEMPOTENCY_KEY,), errors=(404, 409, 422),
+        description="Checked against today's limits (a refusal is the ledger's 422). A "
+        "leg that is not in doubt is a 409 `leg_not_prepared`; one already committed is "
+        "answered again, unchanged. Resume the frozen links afterwards."),
 )  # fmt: skip

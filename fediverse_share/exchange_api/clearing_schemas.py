@@ -128,6 +128,24 @@ COMPONENTS: dict[str, Schema] = {
             "peer": ref("PeerLink"),
         }
     ),
+    "LegInDoubt": obj(
+        {
+            "transfer": text("the clearing transfer's id"),
+            "state": {"enum": ["in_doubt", "committed"]},
+            "path": {"type": "array", "items": DOMAIN},
+            "amount": {**MONEY, "description": "what the leg moves on, in ours"},
+            "fee": {**MONEY, "description": "our fee on the leg"},
+            "debit_account": text("the account the leg is paid from"),
+            "credit_account": text("the account it is paid to (peer:<downstream>)"),
+            "memo": text(),
+            "expired_at": INSTANT,
+        }
+    ),
+    "LegsInDoubt": obj({"legs": {"type": "array", "items": ref("LegInDoubt")}}),
+    "BookLate": obj(
+        {"id": nullable(KEY), "transfer": text("the transfer, as listed", minLength=1)},
+        optional=("id",),
+    ),
     "StatementClearing": obj(
         {
             "transfer": text("the clearing transfer's id"),

@@ -51,6 +51,8 @@ _STATUS_BY_CODE: dict[str, int] = {
     "no_rate": 422,
     "rate_expired": 422,
     "amount_over_quote": 422,
+    "unknown_leg": 404,
+    "leg_not_prepared": 409,
 }
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.types import ASGIApp
 
 from exchange import accounts, audit, peers
 from exchange.accounts import Account
@@ -42,11 +43,14 @@ class Community:
     async def stop(self) -> None:
         await self.serving.aclose()
 
-    async def start(self, **changes: Any) -> None:
-        """Serve again (on the same port and database), with changed settings if any."""
+    async def start(self, wrap: Callable[[ASGIApp], ASGIApp] | None = None, **changes: Any) -> None:
+        """Serve again (on the same port and database), with changed settings if any,
+        behind ``wrap`` if given (see `serving`)."""
         self.settings = dataclasses.replace(self.settings, **changes)
         self.serving = contextlib.AsyncExitStack()
-        self.instance = await self.serving.enter_async_context(serving(self.name, self.settings))
+        self.instance = await self.serving.enter_async_context(
+            serving(self.name, self.settings, wrap)
+        )
 
     @property
     def runtime(self):

@@ -4,11 +4,15 @@ answer after a commit, forged and unpeered senders, stale quotes, full links."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from exchange import accounts, clearing, in_doubt, reconciliation
+from exchange import accounts, clearing, reconciliation
 from exchange.clearing import LegState
 from exchange.peers import LinkStatus
 from fediverse_share import ledger
@@ -17,6 +21,9 @@ from fediverse_share.clearing.settlement import Refusal
 from fediverse_share.clock import now_us
 from fediverse_share.exchange_api.errors import QuoteRefused
 from tests.clearing.conftest import QUICK, Community, community, link, post_rate, three_linked
+from tests.clearing.test_api import API, client, post
+from tests.clearing.test_cli import cli, configure
+from tests.support.tokens import sign_up
 
 
 async def _balances(*communities: Community) -> list[dict[str, tuple[int, int, int]]]:
@@ -126,22 +133,22 @@ async def test_holds_expire_when_the_payee_never_got_the_transfer(tmp_path: Path
 
 
 async def test_a_lost_answer_after_the_commit_leaves_an_in_doubt_leg_that_freezes_the_link(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     """B commits but fails before answering; C's hold expires before it learns of it:
-    C's leg is in doubt (never guessed), and reconciliation freezes the C-B link."""
+    C's leg is in doubt (never guessed), and reconciliation freezes the C-B link. The
+    operators list the legs in doubt, book them late and resume the links (the CLI)."""
     async with three_linked(tmp_path, **QUICK) as (a, b, c):
         quote = await _quote(a, b, "12", "BBB")
         await b.stop()
         await b.start(failpoints="payee_committed=error")
         paid = await payments.pay(a.runtime, a.member, quote.quote_id, "k")
-        assert paid.state == "pending"
+        assert paid.state == "pending", paid
         assert await _states(quote.transfer_id, b) == [LegState.COMMITTED]
         await _until_expired()
         await _recover(c, a)
         states = await _states(quote.transfer_id, a, c, b)
-        assert states[1] is LegState.IN_DOUBT
-        assert states[2] is LegState.COMMITTED
+        assert states == [LegState.IN_DOUBT, LegState.IN_DOUBT, LegState.COMMITTED]
         assert await b.audit() == []
         warned = {p.code for x in (a, c) for p in await x.audit()}
         assert warned == {"clearing_leg_in_doubt"}  # told, never an error or a guess
@@ -152,12 +159,41 @@ async def test_a_lost_answer_after_the_commit_leaves_an_in_doubt_leg_that_freeze
             await _quote(a, b, "1", "BBB")
         assert refused.value.code in ("link_not_active", "no_route")
         # The operators book the legs in doubt late and resume the links: all agree again.
-        for x in (a, c):
-            leg = await x.runtime.db.read(clearing.get_leg, quote.transfer_id)
-            if leg.state is LegState.IN_DOUBT:
-                await x.runtime.db.write(in_doubt.book_late, quote.transfer_id, now_us())
-        for x, y in ((c, b), (b, c)):
-            await x.runtime.db.write(peering.set_status, x.runtime, y.domain, LinkStatus.ACTIVE)
+        # C's operator uses the command line, A's the exchange API.
+        at_b, at_c = configure(b, tmp_path / "cli-b"), configure(c, tmp_path / "cli-c")
+        assert (await cli(capsys, at_b, "peer", "in-doubt"))[1] == "no legs in doubt\n"
+        code, _, err = await cli(capsys, at_c, "peer", "book-late", f"{quote.transfer_id}x")
+        assert code == 2 and "no clearing leg" in err, err
+        code, out, _ = await cli(capsys, at_c, "peer", "in-doubt")
+        assert code == 0 and out.startswith(f"{quote.transfer_id} {a.domain} -> {c.domain} -> ")
+        for _ in range(2):  # booking again changes nothing
+            code, out, _ = await cli(capsys, at_c, "peer", "book-late", quote.transfer_id)
+            assert (code, out.split(";")[0]) == (0, f"{quote.transfer_id}: committed")
+        assert (await cli(capsys, at_c, "peer", "in-doubt"))[1] == "no legs in doubt\n"
+        async with client(a) as http:
+            root = await sign_up(a.instance, http, "root", admin=True)
+            listed = await http.get(f"{API}/admin/clearing/in-doubt", headers=root.headers)
+            [leg] = listed.json()["legs"]
+            assert (leg["transfer"], leg["state"], leg["path"]) == (
+                quote.transfer_id,
+                "in_doubt",
+                [a.domain, c.domain, b.domain],
+            )
+            held = await a.runtime.db.read(clearing.get_leg, quote.transfer_id)
+            assert leg["amount"] == {"amount": f"{held.out_minor / 100:.2f}", "currency": "AAA"}
+            assert held.out_minor + held.fee_minor == quote.amount_minor
+            for transfer, status in (
+                ("nope", 404),
+                (quote.transfer_id, 200),
+                (quote.transfer_id, 200),
+            ):
+                booked = await post(http, "/admin/clearing/in-doubt", root, {"transfer": transfer})
+                assert booked.status_code == status, booked.text
+            assert booked.json()["state"] == "committed"
+            listed = await http.get(f"{API}/admin/clearing/in-doubt", headers=root.headers)
+            assert listed.json()["legs"] == []
+        for at, other in ((at_c, b), (at_b, c)):
+            assert (await cli(capsys, at, "peer", "resume", other.domain))[0] == 0
         assert await _states(quote.transfer_id, a, c, b) == [LegState.COMMITTED] * 3
         for x, y in ((c, b), (a, c)):
             assert await reconcile.reconcile_link(x.runtime, y.domain) is True
@@ -329,3 +365,63 @@ async def test_concurrent_payments_never_exceed_the_credit_line_the_next_communi
     assert (await a.peer_account(c)).balance_minor == 4_50
     await _clean(a, b, c)
     assert await reconcile.reconcile_link(c.runtime, a.domain) is True
+
+
+def _lying_about_fulfilments(app: ASGIApp) -> ASGIApp:
+    """B's operator changed their server: every JSON answer that carries a fulfilment
+    (to a prepare and to a leg's status query) carries a wrong one instead."""
+
+    async def lying(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        start: dict[str, Any] = {}
+        body = bytearray()
+
+        async def keep(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            else:
+                body.extend(message.get("body", b""))
+
+        await app(scope, receive, keep)
+        try:
+            document = orjson.loads(bytes(body))
+        except orjson.JSONDecodeError:
+            document = None
+        result = document.get("result") if isinstance(document, dict) else None
+        for found in (document, result):
+            if isinstance(found, dict) and isinstance(found.get("fulfilment"), str):
+                found["fulfilment"] = hashlib.sha256(found["fulfilment"].encode()).hexdigest()
+        data = body if document is None else orjson.dumps(document)
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(data)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": bytes(data)})
+
+    return lying
+
+
+async def test_a_downstream_that_lies_about_the_fulfilment_costs_upstream_nothing(
+    tmp_path: Path,
+):
+    """B commits and pays Bob but answers C with a wrong fulfilment, also when asked
+    later: C and A never commit, their holds expire and are released, no ledger upstream
+    changes, and reconciliation freezes the C-B link where the two sides disagree."""
+    async with three_linked(tmp_path, **QUICK) as (a, b, c):
+        before = await _balances(a, c)
+        quote = await _quote(a, b, "12", "BBB")
+        await b.stop()
+        await b.start(wrap=_lying_about_fulfilments)
+        paid = await payments.pay(a.runtime, a.member, quote.quote_id, "k")
+        assert paid.state == "pending"
+        assert await _states(quote.transfer_id, a, c, b) == [LegState.PREPARED] * 2 + [
+            LegState.COMMITTED
+        ]
+        await _until_expired()
+        await _recover(c, a)
+        assert await _states(quote.transfer_id, a, c) == [LegState.EXPIRED] * 2
+        assert await _balances(a, c) == before
+        await _clean(a, c)
+        assert await reconcile.reconcile_link(c.runtime, b.domain) is False
+        assert (await c.link(b)).status is LinkStatus.FROZEN
+        assert (await b.link(c)).status is LinkStatus.FROZEN

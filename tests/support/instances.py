@@ -4,11 +4,12 @@ served by uvicorn on a 127.0.0.1 ephemeral port inside the test's event loop."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from fediverse_share import ledger, setup
 from fediverse_share.app import create_app
@@ -80,11 +81,16 @@ async def prepared_instance(
 
 
 @contextlib.asynccontextmanager
-async def serving(name: str, settings: Settings) -> AsyncIterator[Instance]:
-    """Serve an initialised instance on its port; leave the block to stop it."""
+async def serving(
+    name: str, settings: Settings, wrap: Callable[[ASGIApp], ASGIApp] | None = None
+) -> AsyncIterator[Instance]:
+    """Serve an initialised instance on its port; leave the block to stop it.
+
+    ``wrap`` puts ASGI middleware in front of the app: an operator's modified server,
+    for tests of peers that misbehave on purpose."""
     port = int(settings.domain.rsplit(":", 1)[1])
     app = create_app(settings)
-    async with serve_app(app, sock=bind_loopback(port)):
+    async with serve_app(app if wrap is None else wrap(app), sock=bind_loopback(port)):
         yield Instance(name, settings, app)
 
 

@@ -246,6 +246,10 @@ def _good_requests(
         "getPostedRates": {},
         "postRate": {"body": {"peer_currency": peer.currency, "rate": "3/2", "fee_bps": 25,
                               "valid_hours": 24, "max_amount": "500.00"}},
+        "getLegsInDoubt": {},
+        # No leg is in doubt here (booking one is tested in tests/clearing/test_faults.py):
+        # an unknown transfer is the documented 404.
+        "bookLegLate": {"body": {"transfer": "https://elsewhere.example/clearing/t/1"}},
     }  # fmt: skip
 
 
@@ -296,6 +300,7 @@ async def test_a_good_request_to_every_operation_succeeds_as_documented(
         await _prepare_peer(site, peer)
         args = (doc, site.instance.base_url, tokens, site.currency, listings, peer)
         statuses = await asyncio.to_thread(_call_good, *args)
+    assert statuses.pop("bookLegLate") == 404
     assert all(200 <= status < 300 for status in statuses.values()), statuses
     assert statuses["createPayment"] == statuses["proposeTrade"] == 201
     assert statuses["createListing"] == statuses["addListingPhoto"] == 201
