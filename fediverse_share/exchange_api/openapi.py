@@ -23,6 +23,7 @@ from fediverse_share.exchange_api import (
     clearing_operations,
     clearing_schemas,
     cross_payments,
+    listing_lookup,
     listing_schemas,
     listings,
     payments,
@@ -156,6 +157,13 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("GET", "/listings/matches", listings.show_matches, "getMyMatches",
         "Listings that complement the caller's (offer and need), newest first", Access.READ,
         response="MatchPage", params=PAGE),
+    _op("GET", "/listings/lookup", listing_lookup.lookup_listings, "lookupListings",
+        "Fetch the listings a handle or URL names now (an actor's, or one listing)",
+        Access.READ, response="ListingPage", params=(listing_lookup.FROM,), errors=(404, 502),
+        description="`from` is an actor's handle or URL (its outbox is read: a member's "
+        "listings, or those a community announced) or one listing's URL. What is fetched "
+        "is stored as if it had come to the inbox (searchable, matched); the active "
+        "listings are answered. Members only, as it makes this server fetch."),
     _op("GET", "/listings/{listing_id}", listings.show_listing, "getListing",
         "Any listing this server knows, of this community or another", Access.PUBLIC,
         response="ListingDetail", params=(LISTING_ID,), errors=(401,),

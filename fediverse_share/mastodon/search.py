@@ -12,23 +12,18 @@ import contextlib
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, RowMapping, func, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from activitypub.errors import ActivityPubError
-from activitypub.objects import id_of, types_of
 from fediverse_share import tables
 from fediverse_share.errors import AppError
-from fediverse_share.federation import actions, posts, remote_actors
-from fediverse_share.federation.fetching import fetcher_for
-from fediverse_share.mastodon import events
+from fediverse_share.federation import actions, resolving
 from fediverse_share.mastodon import tables as mt
 from fediverse_share.mastodon.statuses import Viewer
 from fediverse_share.mastodon.timelines import can_see
 from fediverse_share.runtime import Runtime
 
 _HANDLE = re.compile(r"@?([a-z0-9_.-]+)(?:@([a-z0-9.-]+(?::\d+)?))?", re.IGNORECASE)
-_POST_TYPES = frozenset({"Note", "Article", "Page", "Question", "Event", "Proposal"})
-_ACTOR_TYPES = frozenset({"Person", "Group", "Service", "Organization", "Application"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,49 +79,6 @@ def _hashtags(conn: Connection, text: str, limit: int, offset: int) -> list[str]
     return list(conn.execute(query).scalars())
 
 
-def _post_by_url(conn: Connection, url: str) -> RowMapping | None:
-    p = tables.posts
-    return conn.execute(select(p).where(or_(p.c.uri == url, p.c.url == url))).mappings().first()
-
-
-def _actor_by_url(conn: Connection, url: str) -> RowMapping | None:
-    a = tables.actors
-    return conn.execute(select(a).where(or_(a.c.uri == url, a.c.url == url))).mappings().first()
-
-
-def _store_fetched(
-    conn: Connection, runtime: Runtime, obj: dict[str, object], author: RowMapping
-) -> int | None:
-    before = posts.find_post(conn, id_of(obj) or "")
-    posts.store_remote_post(conn, runtime, dict(obj), author)
-    after = posts.find_post(conn, id_of(obj) or "")
-    if after is not None and before is None:
-        events.post_stored(conn, runtime, after["id"], new=True)
-    return None if after is None else int(after["id"])
-
-
-async def _resolve_url(runtime: Runtime, url: str) -> tuple[int | None, int | None]:
-    """(actor id, post id) of what a URL names, fetched if we do not have it."""
-    post = await runtime.db.read(_post_by_url, url)
-    if post is not None:
-        return None, post["id"]
-    actor = await runtime.db.read(_actor_by_url, url)
-    if actor is not None:
-        return actor["id"], None
-    # A member pastes what a browser shows, which is often a status's ``url`` (its
-    # page) rather than its id: follow the document to its id, as Mastodon does, and
-    # take it only as served there.
-    document = await (await fetcher_for(runtime)).fetch_json(url, id_is_known=False)
-    kinds = set(types_of(document))
-    if kinds & _ACTOR_TYPES:
-        row = await remote_actors.get_actor(runtime, id_of(document) or url)
-        return row["id"], None
-    if kinds & _POST_TYPES:
-        author = await remote_actors.get_actor(runtime, id_of(document.get("attributedTo")) or "")
-        return None, await runtime.db.write(_store_fetched, runtime, document, author)
-    return None, None
-
-
 async def search(runtime: Runtime, query: Query, viewer: Viewer | None) -> Found:
     text = query.q.strip()
     account_ids: list[int] = []
@@ -134,13 +86,13 @@ async def search(runtime: Runtime, query: Query, viewer: Viewer | None) -> Found
     if query.resolve and viewer is not None and query.offset == 0:
         with contextlib.suppress(AppError, ActivityPubError):
             if text.startswith(("https://", "http://")):
-                actor_id, post_id = await _resolve_url(runtime, text)
+                actor_id, post_id = await resolving.resolve_url(runtime, text)
                 account_ids += [actor_id] if actor_id else []
                 status_ids += [post_id] if post_id else []
             elif "@" in text.lstrip("@") and query.wants("accounts"):
                 account_ids.append((await actions.resolve(runtime, text))["id"])
     elif text.startswith(("https://", "http://")):
-        post = await runtime.db.read(_post_by_url, text)
+        post = await runtime.db.read(resolving.post_by_url, text)
         status_ids += [post["id"]] if post is not None else []
     if query.wants("accounts") and not text.startswith(("https://", "http://")):
         more = await runtime.db.read(accounts_like, text.lstrip("@"), query.limit, query.offset)

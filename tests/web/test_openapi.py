@@ -203,6 +203,7 @@ def _good_requests(
             "headers": {"Idempotency-Key": "step-ladder"},
         },
         "getMyMatches": {"query": {"limit": 5}, "as": "alice"},
+        "lookupListings": {"query": {"from": _handle(peer)}, "as": "alice"},
         "getListing": {"path_parameters": kept},
         "updateListing": {"path_parameters": kept, "body": {"location": "Neukölln"}},
         "withdrawListing": {"path_parameters": withdrawn},
