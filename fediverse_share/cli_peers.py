@@ -107,14 +107,18 @@ def format_peer(view: PeerView, currency: Currency) -> str:
     return f"{link.domain} {link.status.value} {link.currency_code} {money}{note}"
 
 
+def _print_lines(lines: list[str], otherwise: str) -> int:
+    print("\n".join(lines) if lines else otherwise)
+    return 0
+
+
 async def _list(runtime: Runtime, args: argparse.Namespace) -> int:
     views = await runtime.db.read(list_peer_views, now_us())
     currency = await runtime.db.read(get_currency)
-    for view in views:
-        print(format_peer(view, currency))
-    if not views:
-        print("no peers yet: fediverse-share peer add @community@domain --credit-limit N")
-    return 0
+    return _print_lines(
+        [format_peer(view, currency) for view in views],
+        "no peers yet: fediverse-share peer add @community@domain --credit-limit N",
+    )
 
 
 async def _set_status(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -144,11 +148,7 @@ def format_leg(leg: Leg, currency: Currency) -> str:
 async def _in_doubt(runtime: Runtime, args: argparse.Namespace) -> int:
     legs = await runtime.db.read(in_doubt.list_in_doubt)
     currency = await runtime.db.read(get_currency)
-    for leg in legs:
-        print(format_leg(leg, currency))
-    if not legs:
-        print("no legs in doubt")
-    return 0
+    return _print_lines([format_leg(leg, currency) for leg in legs], "no legs in doubt")
 
 
 async def _book_late(runtime: Runtime, args: argparse.Namespace) -> int:
