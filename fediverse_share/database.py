@@ -20,6 +20,15 @@ the event loop and the driver, whatever the engine:
   function runs inside ``AsyncConnection.run_sync`` (greenlet, no thread), one
   database transaction per write, retried on serialisation failures and deadlocks.
   Writes that must not interleave lock their rows (``SELECT ... FOR UPDATE``).
+
+`Database.write_batched` is for many small, independent writes of one kind (inbox
+items): items submitted at about the same time go to one ``fn(conn, items)`` call,
+which writes them with one statement, in one transaction; each item still gets its
+own outcome. On SQLite the batch joins the writer's group commit; on PostgreSQL a
+flusher (at most `_PG_FLUSHERS` at once) writes whatever has gathered while the
+previous transaction ran, so a busy inbox pays one transaction per batch instead of
+one per item. If ``fn`` raises for a batch, each of its items is written alone, so
+one bad item fails by itself and takes nothing else down.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
@@ -41,12 +50,18 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 T = TypeVar("T")
+Item = TypeVar("Item")
 Query = Callable[Concatenate[Connection, P], T]
+#: Writes many items at once: one result per item, in the items' order.
+BatchQuery = Callable[[Connection, list[Item]], list[T]]
 
 # SQLSTATEs after which a PostgreSQL transaction may simply be tried again.
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 _MAX_PG_ATTEMPTS = 8
 _MAX_BATCH = 256
+# Batch transactions in flight at once per batch function on PostgreSQL: two keep the
+# server busy while the next batch gathers (measured with bench/inbox.py).
+_PG_FLUSHERS = 2
 
 
 def normalise_url(url: str) -> str:
@@ -91,6 +106,16 @@ class Database:
         """Like `write`, but alone in its transaction (schema migrations, bulk jobs)."""
         return await self._impl.exclusive(fn, *args, **kwargs)
 
+    async def write_batched(self, fn: BatchQuery[Item, T], item: Item) -> T:
+        """Write ``item`` with ``fn(conn, items)``, together with other items submitted
+        for the same ``fn`` at about the same time, and commit; returns the item's result.
+
+        ``fn`` must return one result per item, in order. If it raises for a batch, each
+        item is written alone; an item that raises alone raises here, and nothing it
+        wrote is kept. Committed when this returns, like `write`.
+        """
+        return await self._impl.write_batched(fn, item)
+
     async def close(self) -> None:
         await self._impl.close()
 
@@ -103,6 +128,8 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
     alone: bool = False
+    #: ``fn`` is a `BatchQuery` and ``args`` is ``(item,)``: see `_SQLite._run_group`.
+    batched: bool = False
     outcome: tuple[bool, Any] = field(default=(False, None))
 
 
@@ -161,9 +188,16 @@ class _SQLite:
     async def exclusive(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await self._submit(fn, args, kwargs, alone=True)
 
-    async def _submit(self, fn: Callable[..., T], args: Any, kwargs: Any, *, alone: bool) -> T:
+    async def write_batched(self, fn: BatchQuery[Item, T], item: Item) -> T:
+        # A batched job's result is its own item's: one of the list ``fn`` returns.
+        one: Callable[..., T] = cast("Callable[..., T]", fn)
+        return await self._submit(one, (item,), {}, alone=False, batched=True)
+
+    async def _submit(
+        self, fn: Callable[..., T], args: Any, kwargs: Any, *, alone: bool, batched: bool = False
+    ) -> T:
         loop = asyncio.get_running_loop()
-        job = _Job(fn, args, kwargs, loop, loop.create_future(), alone)
+        job = _Job(fn, args, kwargs, loop, loop.create_future(), alone, batched)
         # Jobs reach the writer once per event-loop iteration, not one by one: handed
         # over singly, the writer woke for nearly every job and committed batches of
         # 1-4; together they make one wake-up and one commit (bench/inbox.py: mean
@@ -206,30 +240,37 @@ class _SQLite:
             batch.append(job)
         return batch
 
-    @staticmethod
-    def _run_batch(conn: Connection, batch: list[_Job]) -> None:
+    @classmethod
+    def _run_batch(cls, conn: Connection, batch: list[_Job]) -> None:
+        groups: dict[Callable[..., Any], list[_Job]] = {}
         try:
             with conn.begin():
                 for job in batch:
                     if job.alone:
                         job.outcome = (True, job.fn(conn, *job.args, **job.kwargs))
-                        continue
-                    # Plain SQL with one fixed name: SQLAlchemy's begin_nested() compiles
-                    # a new "sa_savepoint_N" each time (uncached) and cost 35 µs a job
-                    # against 9 µs for this (bench/inbox.py); jobs never overlap here.
-                    conn.exec_driver_sql("SAVEPOINT job")
-                    try:
-                        value = job.fn(conn, *job.args, **job.kwargs)
-                    except Exception as exc:  # handed to the caller, who decides
-                        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
-                        conn.exec_driver_sql("RELEASE SAVEPOINT job")
-                        job.outcome = (False, exc)
+                    elif job.batched:
+                        groups.setdefault(job.fn, []).append(job)
                     else:
-                        conn.exec_driver_sql("RELEASE SAVEPOINT job")
-                        job.outcome = (True, value)
+                        job.outcome = _in_savepoint(conn, job.fn, *job.args, **job.kwargs)
+                for fn, jobs in groups.items():
+                    cls._run_group(conn, fn, jobs)
         except Exception as exc:  # the commit (or an exclusive job) failed: nothing kept
             for job in batch:
                 job.outcome = (False, exc)
+
+    @staticmethod
+    def _run_group(conn: Connection, fn: BatchQuery[Any, Any], jobs: list[_Job]) -> None:
+        """One ``fn`` call for the items of ``jobs``; if it raises, one call per item."""
+        outcome = _in_savepoint(conn, _call_batch, fn, [job.args[0] for job in jobs])
+        if outcome[0]:
+            for job, value in zip(jobs, outcome[1], strict=True):
+                job.outcome = (True, value)
+        elif len(jobs) == 1:
+            jobs[0].outcome = outcome
+        else:
+            for job in jobs:
+                ok, value = _in_savepoint(conn, _call_batch, fn, [job.args[0]])
+                job.outcome = (True, value[0]) if ok else (False, value)
 
     async def close(self) -> None:
         self._hand_over()  # jobs submitted just now still run
@@ -237,6 +278,49 @@ class _SQLite:
         await asyncio.get_running_loop().run_in_executor(None, self._writer.join)
         self._readers.shutdown(wait=True)
         self.engine.dispose()
+
+
+def _in_savepoint(
+    conn: Connection, fn: Callable[..., Any], *args: Any, **kwargs: Any
+) -> tuple[bool, Any]:
+    """``fn(conn, ...)`` in a savepoint of the writer's transaction: ``(True, value)``,
+    or ``(False, exception)`` with everything it wrote rolled back."""
+    # Plain SQL with one fixed name: SQLAlchemy's begin_nested() compiles a new
+    # "sa_savepoint_N" each time (uncached) and cost 35 µs a job against 9 µs for
+    # this (bench/inbox.py); savepoints never overlap in the writer.
+    conn.exec_driver_sql("SAVEPOINT job")
+    try:
+        value = fn(conn, *args, **kwargs)
+    except Exception as exc:  # handed to the caller, who decides
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT job")
+        conn.exec_driver_sql("RELEASE SAVEPOINT job")
+        return (False, exc)
+    conn.exec_driver_sql("RELEASE SAVEPOINT job")
+    return (True, value)
+
+
+def _call_batch(conn: Connection, fn: BatchQuery[Item, T], items: list[Item]) -> list[T]:
+    results = fn(conn, items)
+    if len(results) != len(items):
+        raise ValueError(f"{fn.__qualname__} returned {len(results)} results for {len(items)}")
+    return results
+
+
+@dataclass(slots=True)
+class _Batcher:
+    """Items waiting for one batch function on PostgreSQL, and its flushers."""
+
+    pending: list[tuple[Any, asyncio.Future[Any]]] = field(default_factory=list)
+    flushers: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.cancelled():  # its request went away; the item is written all the same
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 class _Postgres:
@@ -254,6 +338,7 @@ class _Postgres:
         self.engine: AsyncEngine = create_async_engine(
             url, pool_size=10, max_overflow=10, connect_args=connect_args
         )
+        self._batchers: dict[Callable[..., Any], _Batcher] = {}
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         async with self.engine.connect() as conn:
@@ -272,7 +357,45 @@ class _Postgres:
 
     exclusive = write
 
+    async def write_batched(self, fn: BatchQuery[Item, T], item: Item) -> T:
+        batcher = self._batchers.setdefault(fn, _Batcher())
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        batcher.pending.append((item, future))
+        if len(batcher.flushers) < _PG_FLUSHERS:
+            task = asyncio.create_task(self._flush(fn, batcher))
+            batcher.flushers.add(task)
+            task.add_done_callback(batcher.flushers.discard)
+        return await future
+
+    async def _flush(self, fn: BatchQuery[Any, Any], batcher: _Batcher) -> None:
+        """Write what is pending, a transaction per batch, until nothing is left."""
+        await asyncio.sleep(0)  # items submitted in this loop iteration come along
+        while batcher.pending:
+            entries = batcher.pending[:_MAX_BATCH]
+            del batcher.pending[:_MAX_BATCH]
+            try:
+                results = await self.write(_call_batch, fn, [item for item, _ in entries])
+            except Exception as exc:  # written alone, each item gets its own outcome
+                if len(entries) == 1:
+                    _settle(entries[0][1], False, exc)
+                else:
+                    await self._write_alone(fn, entries)
+                continue
+            for (_, future), value in zip(entries, results, strict=True):
+                _settle(future, True, value)
+
+    async def _write_alone(self, fn: BatchQuery[Any, Any], entries: list[Any]) -> None:
+        for item, future in entries:
+            try:
+                [value] = await self.write(_call_batch, fn, [item])
+            except Exception as exc:  # this item's outcome, for its caller
+                _settle(future, False, exc)
+            else:
+                _settle(future, True, value)
+
     async def close(self) -> None:
+        for batcher in self._batchers.values():
+            await asyncio.gather(*batcher.flushers, return_exceptions=True)
         await self.engine.dispose()
 
 

@@ -44,6 +44,45 @@ async def test_a_failed_write_raises_to_its_caller(db: Database) -> None:
     assert await db.read(_count) == 0
 
 
+def _add_instances(conn: Connection, items: list[tuple[int, bool]], calls: list[int]) -> list[int]:
+    calls.append(len(items))
+    return [_add_instance(conn, row_id, fail) for row_id, fail in items]
+
+
+async def test_batched_writes_share_a_call_and_keep_their_own_outcomes(db: Database) -> None:
+    """Items written at once go to one batch call; when the batch raises, each item is
+    written alone: only the failing ones fail, with their own errors, and the rest stay."""
+    calls: list[int] = []
+
+    def add(conn: Connection, items: list[tuple[int, bool]]) -> list[int]:
+        return _add_instances(conn, items, calls)
+
+    results = await asyncio.gather(
+        *(db.write_batched(add, (i, i % 5 == 0)) for i in range(1, 101)),
+        return_exceptions=True,
+    )
+    assert max(calls) > 1
+    for i, result in enumerate(results, start=1):
+        if i % 5 == 0:
+            assert isinstance(result, ValueError) and str(result) == f"refused {i}"
+        else:
+            assert result == i
+    assert await db.read(_count) == 80
+
+
+async def test_a_batch_without_failures_is_one_call(db: Database) -> None:
+    """Items submitted together with nothing failing are written by a single call."""
+    calls: list[int] = []
+
+    def add(conn: Connection, items: list[tuple[int, bool]]) -> list[int]:
+        return _add_instances(conn, items, calls)
+
+    results = await asyncio.gather(*(db.write_batched(add, (i, False)) for i in range(1, 41)))
+    assert results == list(range(1, 41))
+    assert calls == [40]
+    assert await db.read(_count) == 40
+
+
 async def test_migrations_match_the_tables(db: Database) -> None:
     """Migrating to head yields exactly the schema the code declares."""
     from alembic.autogenerate import compare_metadata

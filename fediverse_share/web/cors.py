@@ -49,8 +49,14 @@ _RESOURCES = (
 )
 
 
+# All the patterns as one alternation, group N for resource N: one match per request
+# instead of one per resource (most paths, like the inboxes', match none of them).
+_ANY_RESOURCE = re.compile("|".join(f"({r.pattern.pattern})" for r in _RESOURCES))
+
+
 def _resource(path: str) -> _Resource | None:
-    return next((r for r in _RESOURCES if r.pattern.fullmatch(path)), None)
+    match = _ANY_RESOURCE.fullmatch(path)
+    return None if match is None or match.lastindex is None else _RESOURCES[match.lastindex - 1]
 
 
 def _headers(resource: _Resource) -> list[tuple[bytes, bytes]]:

@@ -30,7 +30,7 @@ async def instance_inbox(request: Request) -> Response:
     if clearing_inbox.answers(activity):
         return await clearing_inbox.answer(runtime, activity)
     row = await runtime.db.read(actors.get_local_actor, runtime.instance.domain)
-    await runtime.db.write(inbox.store, runtime, activity.id, activity.actor, row["id"], body)
+    await inbox.accept(runtime, activity, row["id"], body)
     return Response(status_code=202)
 
 

@@ -7,10 +7,14 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from activitypub.errors import DocumentInvalid, OriginMismatch
 from activitypub.objects import (
+    _host_by_urlsplit,
     check_same_origin,
+    host_of,
     id_of,
     parse_activity,
     parse_actor,
@@ -252,3 +256,38 @@ def test_render_context_lists_the_contexts_we_use():
     assert render_context({"vf": "https://w3id.org/valueflows/ont/vf#"})[2] == {
         "vf": "https://w3id.org/valueflows/ont/vf#"
     }
+
+
+_URLS = st.builds(
+    "".join,
+    st.tuples(
+        st.sampled_from(["http", "https", "HTTPS", "ftp", " http", "\thttps", "http\n"]),
+        st.sampled_from(["://", ":/", "///", "://user@"]),
+        st.text(alphabet="aZ09.-_[]:%@\t\n é", max_size=12),
+        st.sampled_from(["", ":", ":0", ":08", ":80", ":443", ":9999", ":65535", ":65536"]),
+        st.sampled_from(["", "/", "/users/x", "?q=1", "#f", " ", "\n", "\\", ":1/x"]),
+    ),
+)
+
+
+@given(_URLS)
+def test_host_of_reads_urls_as_urlsplit_does(url):
+    """The plain-URL shortcut of host_of gives urlsplit's reading of every URL."""
+    assert host_of(url) == _host_by_urlsplit(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://a.example/users/ana", "a.example"),
+        ("http://127.0.0.1:8000/inbox", "127.0.0.1:8000"),
+        ("https://A.Example:443", "a.example:443"),
+        ("https://a.example:0080/x", "a.example:80"),
+        ("https://a.example:65536/x", None),
+        ("ftp://a.example/x", None),
+        ("https:///x", None),
+    ],
+)
+def test_host_of(url, host):
+    """host_of gives the lowercased host and port as written, None for no http(s) URL."""
+    assert host_of(url) == host
