@@ -7,10 +7,12 @@ limit; audit time.
 
 For SQLite and (when reachable) PostgreSQL, in this one run:
 
-* **domain**: `exchange.transfers.create_transfer` through `Database.write` (group
-  commit on SQLite, one transaction per payment on PostgreSQL), each payment checked
-  against both accounts' limits and idempotent by its id, between random pairs of 1,000
-  members; at concurrency 1 and 32, with p50/p99 latency;
+* **domain**: `exchange.one_statement.post_transfer`, the entry point for a payment that
+  is a whole transaction: on SQLite `exchange.transfers.create_transfer` through
+  `Database.write` (group commit), on PostgreSQL one statement per payment in its own
+  transaction (`Database.fetch_autocommit`); each payment checked against both
+  accounts' limits and idempotent by its id, between random pairs of 1,000 members; at
+  concurrency 1 and 32, with p50/p99 latency;
 * **REST API**: ``POST /api/exchange/v1/payments`` to one ``fediverse-share serve
   --no-worker`` process on loopback (a fresh SQLite data directory, or a fresh schema in
   PostgreSQL), each with its member's OAuth bearer token (an app registered and tokens
@@ -67,7 +69,8 @@ from exchange import tables
 from exchange.accounts import Limits, create_ledger, open_member_account
 from exchange.audit import audit
 from exchange.money import Currency
-from exchange.transfers import TransferRequest, create_transfer
+from exchange.one_statement import post_transfer
+from exchange.transfers import TransferRequest
 from fediverse_share import members, standalone
 from fediverse_share.database import Database
 from fediverse_share.migrations import upgrade
@@ -138,9 +141,7 @@ async def domain_run(url: str, schema: str | None, count: int, concurrency: int)
         pairs = random.Random(concurrency)
         ends = [[f"m{x:04d}" for x in pairs.sample(range(MEMBERS), 2)] for _ in range(count)]
         requests = [TransferRequest(f"p{i}", *ends[i], 1, "BNC") for i in range(count)]
-        figures = await drive(
-            count, concurrency, lambda i: db.write(create_transfer, requests[i], T0 + 1)
-        )
+        figures = await drive(count, concurrency, lambda i: post_transfer(db, requests[i], T0 + 1))
         booked = await db.read(_count_transfers)
         if booked != count:
             print(f"  !! {booked} transfers booked for {count} payments sent")

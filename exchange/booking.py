@@ -181,6 +181,14 @@ _LEDGER_AT = len(_ACCOUNT_COLUMNS)
 _LEDGER = tables.currency.join(tables.settings, tables.settings.c.id == 1)
 
 
+def ledger_not_ready() -> LedgerNotReady:
+    return LedgerNotReady("the ledger has not been created yet")
+
+
+def wrong_currency(ledger_currency_code: str) -> WrongCurrency:
+    return WrongCurrency(f"this ledger keeps {ledger_currency_code}, not that")
+
+
 def lock_order(account_id: str) -> tuple[bool, str]:
     """The order in which rows are locked: by id, the demurrage sink last.
 
@@ -294,7 +302,7 @@ class Booking:
             query = select(*_LEDGER_COLUMNS).select_from(_LEDGER).where(tables.currency.c.id == 1)
             row = self.conn.execute(query).first()
             if row is None:
-                raise LedgerNotReady("the ledger has not been created yet")
+                raise ledger_not_ready()
             self._ledger = LedgerRow(*row)
         return self._ledger
 
@@ -306,7 +314,7 @@ class Booking:
 
     def check_currency(self, currency_code: str) -> None:
         if currency_code != self.ledger.currency_code:
-            raise WrongCurrency(f"this ledger keeps {self.ledger.currency_code}, not that")
+            raise wrong_currency(self.ledger.currency_code)
 
     def account(self, account_id: str) -> AccountState:
         """A locked account; raises `UnknownAccount`."""

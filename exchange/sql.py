@@ -17,14 +17,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql import ClauseElement
 
 _CACHE = "exchange.sql"
 
 
 @dataclass(frozen=True, slots=True)
-class _Prepared:
+class Prepared:
+    """A statement compiled for one dialect, its parameters in positional order."""
+
     sql: str
     names: tuple[str, ...]  # parameter names in positional order
     fixed: dict[str, Any]  # values of the statement's literal parameters
@@ -33,14 +35,19 @@ class _Prepared:
         return tuple(params[n] if n in params else self.fixed[n] for n in self.names)
 
 
-def _prepare(conn: Connection, statement: ClauseElement) -> _Prepared:
-    cache: dict[ClauseElement, _Prepared] = conn.info.setdefault(_CACHE, {})
+def compile_positional(dialect: Dialect, statement: ClauseElement) -> Prepared:
+    """``statement`` as ``dialect``'s driver takes it (also for `exchange.one_statement`)."""
+    compiled: Any = statement.compile(dialect=dialect)  # an SQLCompiler
+    names = tuple(compiled.positiontup or ())
+    fixed = {n: compiled.binds[n].value for n in names if compiled.binds[n].value is not None}
+    return Prepared(str(compiled), names, fixed)
+
+
+def _prepare(conn: Connection, statement: ClauseElement) -> Prepared:
+    cache: dict[ClauseElement, Prepared] = conn.info.setdefault(_CACHE, {})
     prepared = cache.get(statement)
     if prepared is None:
-        compiled: Any = statement.compile(dialect=conn.dialect)  # an SQLCompiler
-        names = tuple(compiled.positiontup or ())
-        fixed = {n: compiled.binds[n].value for n in names if compiled.binds[n].value is not None}
-        prepared = cache[statement] = _Prepared(str(compiled), names, fixed)
+        prepared = cache[statement] = compile_positional(conn.dialect, statement)
     return prepared
 
 

@@ -44,12 +44,15 @@ __all__ = [
     "TransferRequest",
     "check_id",
     "check_memo",
+    "check_request",
     "create_pending",
     "create_transfer",
+    "expected_values",
     "find_transfer",
     "get_transfer",
     "list_transfers_by_reference",
     "replay_or_raise",
+    "same_transfer",
 ]
 
 #: Transfer ids the ledger derives itself; callers may not choose ids starting so.
@@ -91,7 +94,7 @@ def check_memo(memo: str) -> str:
     return memo
 
 
-def _check_request(request: TransferRequest) -> None:
+def check_request(request: TransferRequest) -> None:
     check_id(request.transfer_id)
     check_id(request.debit_account_id, "account id", max_chars=tables.ID)
     check_id(request.credit_account_id, "account id", max_chars=tables.ID)
@@ -137,13 +140,21 @@ def replay_or_raise(
         if error is None:
             raise TransferNotPending(str(expected.get("pending_id")))
         raise error
-    if any(getattr(existing, name) != value for name, value in expected.items()):
+    if not same_transfer(existing, expected):
         raise IdempotencyConflict(transfer_id)
     booking.flush()  # keep any demurrage that was settled on the way
     return existing
 
 
-def _expected(request: TransferRequest, phase: Phase, expires_at_us: int | None) -> dict[str, Any]:
+def same_transfer(existing: Transfer, expected: dict[str, Any]) -> bool:
+    """Whether a stored transfer has the ``expected`` values (a replay, not a conflict)."""
+    return all(getattr(existing, name) == value for name, value in expected.items())
+
+
+def expected_values(
+    request: TransferRequest, phase: Phase, expires_at_us: int | None
+) -> dict[str, Any]:
+    """What a stored transfer under ``request``'s id must hold to be its replay."""
     return {
         "phase": phase,
         "kind": request.kind,
@@ -159,10 +170,10 @@ def _expected(request: TransferRequest, phase: Phase, expires_at_us: int | None)
 def _book_new(
     conn: Connection, request: TransferRequest, phase: Phase, expires_at_us: int | None, now_us: int
 ) -> Transfer:
-    _check_request(request)
+    check_request(request)
     booking = Booking.lock(conn, (request.debit_account_id, request.credit_account_id), now_us)
     booking.check_currency(request.currency_code)
-    expected = _expected(request, phase, expires_at_us)
+    expected = expected_values(request, phase, expires_at_us)
     try:
         if expires_at_us is not None and expires_at_us <= now_us:
             raise InvalidRequest("a pending transfer must expire in the future")
