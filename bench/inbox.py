@@ -115,16 +115,19 @@ async def start_target(
     return Target(spec, process.pid)
 
 
-def stored_count(target: Target, *, processed: bool = False) -> int:
-    """Inbox items in the server's database (only processed ones with ``processed``)."""
+def stored_count(target: Target, *, processed: bool = False, batches: bool = False) -> int:
+    """Inbox items in the server's database (only processed ones with ``processed``), or
+    with ``batches`` how many batches stored them: the items of one batch share their
+    ``received_at_us`` (`federation.inbox.store_items`)."""
     where = " WHERE processed_at_us IS NOT NULL" if processed else ""
+    what = "count(DISTINCT received_at_us)" if batches else "count(*)"
     spec = target.spec
     if spec.database_url:
         table = f'"{spec.schema}".inbox_items'
-        statement = f"SELECT count(*) FROM {table}{where}"
+        statement = f"SELECT {what} FROM {table}{where}"
         return int(asyncio.run(postgres_execute(spec.database_url, statement)))
     with contextlib.closing(sqlite3.connect(spec.sqlite_path)) as db:
-        return int(db.execute(f"SELECT count(*) FROM inbox_items{where}").fetchone()[0])
+        return int(db.execute(f"SELECT {what} FROM inbox_items{where}").fetchone()[0])
 
 
 # --- signed requests -------------------------------------------------------------------
@@ -252,6 +255,7 @@ class InboxFigures:
     hello: LoadResult
     stored: int
     sent: int
+    batches: int
     dialect: str
     storage: float
 
@@ -270,6 +274,7 @@ def report(figures: InboxFigures, rounds: int) -> None:
             ("server CPU per inbox POST", f"{inbox.server_cpu_per_request_us:.0f} µs", ""),
             ("server CPU per hello world", f"{hello.server_cpu_per_request_us:.0f} µs", ""),
             ("inbox items stored / sent", f"{figures.stored:,} / {figures.sent:,}", "must match"),
+            ("  inbox items per commit (mean)", f"{figures.stored / figures.batches:.1f}", ""),
             ("storage alone: Database.write_batched", f"{figures.storage:,.0f}/s", ""),
         ],
     )
@@ -319,10 +324,11 @@ async def measure(args: argparse.Namespace, tmp: Path, schema: str | None) -> In
         stored = await asyncio.to_thread(stored_count, target)
         if stored != sent:
             raise RuntimeError(f"the server stored {stored} inbox items, {sent} were sent")
+        batches = await asyncio.to_thread(stored_count, target, batches=True)
         dialect = "PostgreSQL" if args.database_url else "SQLite"
         best_inbox = max(inboxes, key=lambda result: result.rate)
         best_hello = max(hellos, key=lambda result: result.rate)
-        return InboxFigures(best_inbox, best_hello, stored, sent, dialect, storage)
+        return InboxFigures(best_inbox, best_hello, stored, sent, batches, dialect, storage)
 
 
 async def run(args: argparse.Namespace) -> None:
