@@ -4,19 +4,24 @@ rate at which listings arriving in the inbox are stored.
     .venv/bin/python bench/search.py [--sizes 100000 1000000] [--samples 1000]
     .venv/bin/python bench/search.py --sizes 10000 --ingest 500       # a quick run
     .venv/bin/python bench/search.py --no-sqlite --postgres postgresql://postgres@host/db
+    .venv/bin/python bench/search.py --keep /tmp/kept      # seeded once, reused next time
 
 An instance (``fediverse-share init``: SQLite in a temporary data directory, then a
 PostgreSQL schema of its own, dropped afterwards; ``--postgres ''`` skips it) runs in
 this process through `fediverse_share.standalone.runtime`. Its listings are written
 straight into ``actors``, ``users``, ``posts`` and ``listings`` by executemany in
 batches of 20,000 (a bench may; tests may not), and the full-text index fills as it
-does in production, through the triggers of `fediverse_share.listings.search_index`.
+does in production (`fediverse_share.listings.search_index`: triggers on SQLite, a
+generated column and an expression index on PostgreSQL).
 They come from 100 local members (a tenth of the listings, priced in our currency)
 and 1,900 members of 19 other communities; each is an offer or a need of one of 30
 categories, with a title (an adjective or a phrase around one of ~250 nouns), a
 description of one to three sentences, a location half of the time; 5% have expired
 and 2% are withdrawn. Sizes grow one database: after the first size is measured,
-listings are added up to the next. After each load the planner gets statistics
+listings are added up to the next. With ``--keep`` the databases stay (SQLite in that
+directory, PostgreSQL in schema ``bench_search_kept``) and a later run with the same
+``--keep`` adds only what its sizes lack (a size below what is kept is skipped); they
+are upgraded first, as a server's would be. After each load the planner gets statistics
 (``ANALYZE``; ``VACUUM ANALYZE`` on PostgreSQL, as autovacuum would).
 
 Search: ``--samples`` queries (bounded by ``--max-seconds``) from a fixed mix, each
@@ -71,16 +76,18 @@ from sqlalchemy.exc import DBAPIError
 
 from exchange.money import Currency, render_amount
 from exchange.settings import get_currency
-from fediverse_share import standalone, tables
+from fediverse_share import migrations, standalone, tables
 from fediverse_share.clock import now_us, render_iso
 from fediverse_share.exchange_api.listings import _search as search_service
 from fediverse_share.federation import inbox
+from fediverse_share.ids import id_for_time
 from fediverse_share.listings.model import Draft, Kind, Purpose
 from fediverse_share.listings.wire import Price, render_proposal_fields
 from fediverse_share.runtime import InstanceInfo, Runtime
 from fediverse_share.settings import Settings
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+KEPT_SCHEMA = "bench_search_kept"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 BATCH = 20_000
 INGEST_CHUNK = 10
@@ -263,7 +270,7 @@ def seed_listings(
         draft = write_draft(rng)
         local = rng.random() < 0.1
         author = rng.randrange(LOCAL_MEMBERS) if local else rng.randrange(LOCAL_MEMBERS, AUTHORS)
-        listing_id = (START_MS + n) * 65536
+        listing_id = id_for_time(START_MS + n)
         uri = f"{author_uri(info, author)}/statuses/{listing_id}"
         published = (START_MS + n) * 1000
         price: dict[str, Any] = {"price_text": None, "price_minor": None}
@@ -326,6 +333,12 @@ def count_listings(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(tables.listings)).scalar_one())
 
 
+def count_seeded(conn: Connection) -> int:
+    """Listings of `seed_listings`, not those ingested (whose ids are of today)."""
+    below = tables.listings.c.id < id_for_time(START_MS + 100_000_000)
+    return int(conn.execute(select(func.count()).where(below)).scalar_one())
+
+
 async def grow(runtime: Runtime, schema: str | None, numbers: range) -> float:
     """Add listings ``numbers`` in batches, then give the planner statistics; seconds."""
     started = time.perf_counter()
@@ -343,7 +356,7 @@ async def grow(runtime: Runtime, schema: str | None, numbers: range) -> float:
 
 async def vacuum_analyze(url: str, schema: str) -> None:
     """What autovacuum does once a bulk load settles (index-only scans need it)."""
-    for table in ("actors", "posts", "listings", "fts_listings"):
+    for table in ("actors", "posts", "listings"):
         await postgres_execute(url, f'VACUUM ANALYZE "{schema}".{table}')
 
 
@@ -524,6 +537,10 @@ def create_proposal(sender: str, community: str, number: int, draft: Draft) -> t
     return activity["id"], orjson.dumps(activity)
 
 
+def count_inbox_items(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(tables.inbox_items)).scalar_one())
+
+
 def inbox_outcome(conn: Connection) -> tuple[int, int]:
     """(failed, still pending) inbox items."""
     i = tables.inbox_items
@@ -547,13 +564,14 @@ def drop_unprocessed(conn: Connection) -> None:
     conn.execute(delete(i).where(i.c.processed_at_us.is_(None)))
 
 
-async def measure_ingest(runtime: Runtime, args: argparse.Namespace, first: int) -> tuple[str, ...]:
+async def measure_ingest(runtime: Runtime, args: argparse.Namespace) -> tuple[str, ...]:
     """Store Proposals as inbox items (untimed), ``INGEST_CHUNK`` at a time, and time the
     worker step on them, until ``--ingest`` are done or ``--ingest-seconds`` have passed.
 
     On SQLite, a statement still running at that deadline is stopped (its item fails and
     is dropped): matching a listing there can take minutes (see the search figures)."""
     author = LOCAL_MEMBERS + 1
+    first = await runtime.db.read(count_inbox_items)  # new activity ids, kept database or not
     sender = author_uri(runtime.instance, author)
     community = community_uri(runtime.instance, author)
     rng = random.Random(first)
@@ -599,33 +617,43 @@ async def measure_ingest(runtime: Runtime, args: argparse.Namespace, first: int)
 
 
 async def measure_engine(
-    args: argparse.Namespace, tmp: Path, url: str | None, schema: str | None
+    args: argparse.Namespace, place: Path, url: str | None, schema: str | None
 ) -> None:
-    spec = InstanceSpec("search", tmp / "search", free_port(), url, schema)
-    init_instance(spec)
+    spec = InstanceSpec("search", place / "search", free_port(), url, schema)
+    fresh = not spec.data_dir.exists()
+    if fresh:
+        init_instance(spec)
     settings = Settings.load(data_dir=spec.data_dir, database_schema=schema, run_worker=False)
     dialect = "PostgreSQL" if url else "SQLite"
     async with standalone.runtime(settings) as runtime:
-        await runtime.db.exclusive(seed_people, runtime.instance)
-        seeded = 0
-        for number, size in enumerate(sorted(args.sizes)):
+        if fresh:
+            await runtime.db.exclusive(seed_people, runtime.instance)
+        else:
+            await migrations.upgrade(runtime.db)  # a kept database, as a server's
+        seeded = await runtime.db.read(count_seeded)
+        for size in sorted(args.sizes):
+            if size < seeded:
+                print(f"{dialect}: {size:,} listings skipped, {seeded:,} kept already")
+                continue
             seconds = await grow(runtime, schema, range(seeded, size))
             loaded, seeded = size - seeded, size
             total = await runtime.db.read(count_listings)
             print(
                 f"{dialect}: {total:,} listings; {loaded:,} loaded in {seconds:.0f} s"
-                f" ({loaded / seconds:,.0f}/s, index triggers and statistics included)"
+                f" ({loaded / max(seconds, 1e-9):,.0f}/s, index triggers and statistics"
+                " included)"
             )
             rows = await measure_search(runtime, args)
             if args.ingest:
-                rows.append(await measure_ingest(runtime, args, number * args.ingest))
+                rows.append(await measure_ingest(runtime, args))
             print_table(f"{dialect}, {total:,} listings", rows)
 
 
 async def run(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-search-") as name:
+    with contextlib.ExitStack() as stack:
+        root = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory("-bench")))
         if args.sqlite:
-            await measure_engine(args, Path(name) / "sqlite", None, None)
+            await measure_engine(args, root / "sqlite", None, None)
         if not args.postgres:
             return
         try:
@@ -633,8 +661,12 @@ async def run(args: argparse.Namespace) -> None:
         except OSError as exc:
             print(f"PostgreSQL: not reachable at {args.postgres} ({exc}); skipped")
             return
+        if args.keep:
+            await postgres_execute(args.postgres, f"CREATE SCHEMA IF NOT EXISTS {KEPT_SCHEMA}")
+            await measure_engine(args, root / "postgres", args.postgres, KEPT_SCHEMA)
+            return
         async with postgres_schema(args.postgres, "search") as schema:
-            await measure_engine(args, Path(name) / "postgres", args.postgres, schema)
+            await measure_engine(args, root / "postgres", args.postgres, schema)
 
 
 def main() -> None:
@@ -647,6 +679,12 @@ def main() -> None:
     parser.add_argument("--ingest-seconds", type=float, default=60.0, help="of ingest per size")
     parser.add_argument("--postgres", default=POSTGRES_URL, help="'' to skip PostgreSQL")
     parser.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help=f"keep the databases (SQLite in this directory, PostgreSQL in schema"
+        f" {KEPT_SCHEMA}) and reuse them on the next run with --keep",
+    )
     args = parser.parse_args()
     run_async(lambda: run(args))
 

@@ -7,13 +7,17 @@ meaningful terms. The index is described in `fediverse_share.listings.search_ind
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    Boolean,
     ColumnElement,
     Connection,
     Float,
-    String,
     Subquery,
     and_,
     bindparam,
@@ -28,6 +32,7 @@ from sqlalchemy import (
 
 from fediverse_share import tables
 from fediverse_share.listings.model import Kind, Listing, Purpose
+from fediverse_share.listings.search_index import KEYS, keys_exactly, keys_of, tags_of
 from fediverse_share.listings.terms import terms_of
 
 
@@ -90,9 +95,10 @@ def search(
             select(l).where(and_(*where)).order_by(l.c.id.desc()).limit(limit).offset(query.offset)
         )
         return [(Listing.from_row(row), 0.0) for row in conn.execute(statement).mappings()]
-    candidates = _candidates(
-        conn, terms, joiner, where, max(query.candidates, limit + query.offset)
-    )
+    bound = max(query.candidates, limit + query.offset)
+    if conn.dialect.name == "postgresql":
+        return _search_postgres(conn, query, terms, joiner, where, bound, limit)
+    candidates = _candidates_sqlite(terms, joiner, where, bound)
     statement = (
         select(candidates)
         .order_by(candidates.c.rank.desc(), candidates.c.id.desc())
@@ -103,8 +109,8 @@ def search(
     return [(Listing.from_row(row), float(row["rank"] or 0.0)) for row in rows]
 
 
-def _candidates(
-    conn: Connection, terms: list[str], joiner: str, where: list[ColumnElement[bool]], bound: int
+def _candidates_sqlite(
+    terms: list[str], joiner: str, where: list[ColumnElement[bool]], bound: int
 ) -> Subquery:
     """The newest ``bound`` matches that pass ``where``, each with its rank (higher is better).
 
@@ -112,27 +118,6 @@ def _candidates(
     candidates are scored.
     """
     l = tables.listings  # noqa: E741
-    if conn.dialect.name == "postgresql":
-        # The query is written into the statement, not bound: a prepared statement's
-        # generic plan cannot know how common the words are, and the best plan depends
-        # on it (walk the newest listings for a common word, the GIN index for a rare
-        # one). Terms are word characters only (`terms.terms_of`).
-        words = f" {'&' if joiner == 'AND' else '|'} ".join(f"{t}:*" for t in terms)
-        tsquery = text("to_tsquery('simple', :q)").bindparams(
-            bindparam("q", words, type_=String, literal_execute=True)
-        )
-        fts = table("fts_listings", column("listing_id"), column("document"))
-        matched = (
-            select(*l.c, fts.c.document)
-            .select_from(l.join(fts, fts.c.listing_id == l.c.id))
-            .where(*where, fts.c.document.op("@@")(tsquery))
-            .order_by(fts.c.listing_id.desc())
-            .limit(bound)
-            .subquery("matched")
-        )
-        rank = func.ts_rank(matched.c.document, tsquery, type_=Float)
-        columns = [matched.c[c.name] for c in l.c]
-        return select(*columns, rank.label("rank")).subquery("candidates")
     match = f" {joiner} ".join(f'"{t}"*' for t in terms)
     fts = table("fts_listings", column("rowid"))
     # bm25 is lower for better matches; negate it so "higher is better" on both engines.
@@ -147,3 +132,229 @@ def _candidates(
         .limit(bound)
         .subquery("candidates")
     )
+
+
+#: Without statistics, ids are split into this many slices of equal spans.
+_EVEN_SLICES = 32
+#: A slice sized from the matches expected aims at this many times what is missing.
+_SLICE_MARGIN = 1.25
+#: Relative costs (measured at 1,000,000 listings) of: walking a listing newest first
+#: and checking its words; reading a match from the keys index; a listing of the
+#: primary key's range in a bitmap; reading a match's row and checking its words.
+_WALK_ROW, _INDEX_ROW, _RANGE_ROW, _HEAP_ROW = 1.0, 0.15, 0.1, 3.0
+
+
+@dataclass(slots=True)
+class _Slicer:
+    """How to gather the newest matches: slice by slice of ids, newest first, from the
+    planner's statistics when there are.
+
+    ``quantiles`` split the listings into about equal numbers (``pg_stats`` of
+    ``listings.id``, kept by ANALYZE and autovacuum; without statistics, equal spans
+    of ids between the oldest and the newest). ``density``, the share of listings
+    that match, is first estimated (the frequencies of the search's keys among the
+    most common elements of the keys index, as the planner estimates them), then
+    measured by each slice. It sizes the next slice and chooses how it is read,
+    whichever costs least:
+
+    * walking the slice's listings newest first, checking each: about 1/density rows
+      per match, the best for a common word (the planner's own choice);
+    * the keys index ANDed with the primary key's range: every match's index entry,
+      every listing of the range, and the row of the matches in the slice only;
+    * the keys index alone over every listing left (the last slice): every match's
+      entry and row, the best for a rare word.
+
+    The planner, which counts an index page read as four times a page read in order,
+    would rather walk, so for the last two ``enable_indexscan`` is off. Each slice
+    after the first covers at least half as many quantiles as were covered already,
+    so the count of slices stays logarithmic.
+    """
+
+    quantiles: list[int]
+    per_quantile: float
+    density: float | None
+
+    def through_index(self, wanted: int, left: int) -> bool:
+        """Whether to read the keys index for ``wanted`` matches in ``left`` quantiles."""
+        if self.density is None:
+            return False  # no statistics: a small table, left to the planner
+        index = self._matches(left) * (_INDEX_ROW + _HEAP_ROW)
+        index = min(index, self._matches(left) * _INDEX_ROW + self._range_cost(wanted))
+        return index < wanted / max(self.density, 1e-9) * _WALK_ROW
+
+    def width(self, wanted: int, left: int, covered: int) -> int:
+        """Quantiles of the next slice, for ``wanted`` more matches among ``left``."""
+        if self.density is None:
+            return min(left, max(1, 3 * covered))  # without statistics, or no match yet
+        if self.through_index(wanted, left):
+            everything = self._matches(left) * _HEAP_ROW
+            if everything <= self._range_cost(wanted):
+                return left  # the keys index alone
+        needed = wanted / max(self.density * self.per_quantile, 1e-9) * _SLICE_MARGIN
+        return min(left, max(1, math.ceil(covered / 2), math.ceil(needed)))
+
+    def observe(self, found: int, covered: int) -> None:
+        """Matches ``found`` in the ``covered`` newest quantiles so far."""
+        if self.per_quantile > 0:
+            listings = covered * self.per_quantile
+            # None found: fewer than half a match in what was covered, say.
+            self.density = found / listings if found else min(self.density or 1.0, 0.5 / listings)
+
+    def _matches(self, quantiles: int) -> float:
+        assert self.density is not None
+        return self.density * self.per_quantile * quantiles
+
+    def _range_cost(self, wanted: int) -> float:
+        assert self.density is not None
+        return wanted / max(self.density, 1e-9) * _RANGE_ROW + wanted * _HEAP_ROW
+
+
+_STATISTICS_OF = "s.schemaname = current_schema() AND s.tablename = '{}'"
+
+
+def _slicer(conn: Connection, keys: list[list[str]], joiner: str, tags: list[str]) -> _Slicer:
+    """The statistics of ``listings`` for a search of these keys (one list per term)
+    and tags."""
+    # A key that is not among the common ones is taken as frequent as the rarest of
+    # them. Keys and tags are written into the statement (word characters, and
+    # letters, digits and dots).
+    wanted = [*(key for term in keys for key in term), *tags]
+    shares = ", ".join(f"(SELECT f FROM elems WHERE e = '{key}')" for key in wanted)
+    row = conn.execute(
+        text(
+            "WITH elems AS (SELECT u.e, u.f FROM pg_stats s,"
+            " unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS u(e, f)"
+            f" WHERE {_STATISTICS_OF.format('fts_listings_keys')} AND u.e IS NOT NULL)"
+            " SELECT (SELECT histogram_bounds::text FROM pg_stats s"
+            f" WHERE {_STATISTICS_OF.format('listings')} AND s.attname = 'id'),"
+            " (SELECT reltuples FROM pg_class WHERE oid = 'listings'::regclass),"
+            f" (SELECT min(f) FROM elems), ARRAY[{shares}]::real[]"
+        )
+    ).one()
+    known, rows, rarest, frequencies = row
+    if not known or "," not in known:
+        l = tables.listings  # noqa: E741
+        lowest, highest = conn.execute(select(func.min(l.c.id), func.max(l.c.id))).one()
+        if highest is None:
+            return _Slicer([], 0, None)
+        span = highest - lowest
+        return _Slicer([lowest + span * n // _EVEN_SLICES for n in range(_EVEN_SLICES + 1)],
+                       0, None)  # fmt: skip
+    quantiles = [int(value) for value in known.strip("{}").split(",")]
+    density = None
+    if rarest is not None:
+        share_of = dict(zip(wanted, (f or rarest for f in frequencies), strict=True))
+        words = [math.prod(share_of[key] for key in term) for term in keys]
+        density = math.prod(words) if joiner == "AND" else min(1.0, sum(words))
+        density *= math.prod(share_of[tag] for tag in tags)
+    return _Slicer(quantiles, max(rows, 0) / (len(quantiles) - 1), density)
+
+
+def _search_postgres(
+    conn: Connection,
+    query: SearchQuery,
+    terms: list[str],
+    joiner: str,
+    where: list[ColumnElement[bool]],
+    bound: int,
+    limit: int,
+) -> list[tuple[Listing, float]]:
+    """`search` with words on PostgreSQL: the newest ``bound`` matches are gathered
+    slice by slice of ids, newest first (`_Slicer`), then ranked, and the page read.
+
+    The GIN index of the listings' keys finds those with the terms' keys and the
+    filters' tags (`search_index`), ``fts_document`` checks the terms (``lad:*``) on
+    them, and the primary key bounds them to a slice of ids, so a slice reads only
+    its own matches however many older ones there are; for a common word the planner
+    walks the slice newest first and stops at the ``bound``-th. The search stops once
+    ``bound`` matches are in hand: they are the newest, as every later slice is older.
+    """
+    l = tables.listings  # noqa: E741
+    # The query is written into the statements, not bound: a prepared statement's
+    # generic plan cannot know how common the words are, and the best plan depends on
+    # it. Terms are word characters only (`terms.terms_of`), tags are letters, digits
+    # and dots.
+    tags = tags_of(
+        purpose=query.purpose,
+        kind=query.kind,
+        category=query.category,
+        community_uri=query.community_uri,
+        priced=query.min_price_minor is not None or query.max_price_minor is not None,
+    )
+    keys = [keys_of(term) for term in terms]
+    slicer = _slicer(conn, keys, joiner, tags)
+    quantiles = slicer.quantiles
+    if not quantiles:
+        return []
+    words = f" {'&' if joiner == 'AND' else '|'} ".join(f"{t}:*" for t in terms)
+    matching = f"to_tsquery('simple', '{words}')"
+    words_condition = literal_column(f"fts_document @@ {matching}", Boolean)
+    keyed = _keys_query(keys, joiner, tags)
+    keys_condition = literal_column(f"{KEYS} @@ ({keyed})", Boolean) if keyed else None
+    # The keys say all when every term is a whole key (`keys_exactly`); else the words
+    # are checked on the rows they find.
+    checked = keys_condition is None or not all(keys_exactly(term) for term in terms)
+    document: ColumnElement[Any] = literal_column("fts_document")
+    best: list[tuple[int, float]] = []  # (id, rank)
+    found = 0
+    last = len(quantiles) - 1
+    top, covered, indexed = last, 0, False  # indexed: enable_indexscan is off
+    while True:
+        missing = bound - found
+        width = slicer.width(missing, top, covered)
+        bottom = top - width  # the slice is (quantiles[bottom], quantiles[top]]
+        through_index = slicer.through_index(missing, top)
+        if through_index != indexed:
+            conn.execute(text(f"SET LOCAL enable_indexscan = {'off' if through_index else 'on'}"))
+            indexed = through_index
+        # Not when walking: the keys of each listing walked would be computed.
+        if keys_condition is not None and (through_index or slicer.density is None):
+            conditions = [keys_condition, *([words_condition] if checked else [])]
+        else:
+            conditions = [words_condition]
+        # The newest slice has no upper end (listings since the statistics), the oldest
+        # no lower one.
+        ends = [l.c.id <= _literal(quantiles[top])] if top < last else []
+        ends += [l.c.id > _literal(quantiles[bottom])] if bottom > 0 else []
+        newest = (
+            select(l.c.id, document.label("document"))
+            .where(*where, *conditions, *ends)
+            .order_by(l.c.id.desc())
+            .limit(_literal(missing))
+            .subquery("newest")
+        )
+        # Ranked outside the limit, so only the rows kept are; only the best of them
+        # come back (the best of all are among the best of each slice), with the count.
+        rank = literal_column(f"ts_rank(newest.document, {matching})", Float)
+        ranked = (
+            select(newest.c.id, rank, func.count().over())
+            .order_by(rank.desc(), newest.c.id.desc())
+            .limit(_literal(query.offset + limit))
+        )
+        kept = conn.execute(ranked).all()
+        best.extend((row[0], row[1]) for row in kept)
+        found += kept[0][2] if kept else 0
+        top, covered = bottom, last - bottom
+        if found >= bound or bottom == 0:
+            break
+        slicer.observe(found, covered)
+    if indexed:
+        conn.execute(text("SET LOCAL enable_indexscan = on"))
+    best.sort(key=lambda pair: (-pair[1], -pair[0]))
+    page = dict(best[query.offset : query.offset + limit])
+    rows = conn.execute(select(l).where(l.c.id.in_(page))).mappings()
+    listings = {row["id"]: Listing.from_row(row) for row in rows}
+    return [(listings[listing_id], rank) for listing_id, rank in page.items()]
+
+
+def _keys_query(keys: list[list[str]], joiner: str, tags: list[str]) -> str:
+    """The tsquery of the keys index for these terms' keys and these tags ('' for
+    none: terms without keys, no filters)."""
+    terms = [" && ".join(f"'{key}'::tsquery" for key in term) for term in keys if term]
+    words = f" {'&&' if joiner == 'AND' else '||'} ".join(f"({term})" for term in terms)
+    return " && ".join([*([f"({words})"] if words else []), *(f"'{tag}'::tsquery" for tag in tags)])
+
+
+def _literal(value: int) -> BindParameter[int]:
+    """An integer written into the statement (see `_search_postgres`)."""
+    return bindparam(None, value, type_=BigInteger, literal_execute=True)

@@ -88,3 +88,111 @@ async def test_a_better_match_ranks_first(instance: Instance) -> None:
     assert [title for title, _ in ranked] == ["Aluminium ladder", "Garden tools"]
     assert ranked[0][1] > ranked[1][1]
     assert await _api_titles(instance) == ["Hedge trimmer", "Garden tools", "Aluminium ladder"]
+
+
+async def _found(instance: Instance, query: SearchQuery) -> list[str]:
+    def run(conn: Connection) -> list[str]:
+        return [listing.title for listing, _ in search(conn, query, now_us())]
+
+    return await instance.runtime.db.read(run)
+
+
+async def _analyze(instance: Instance) -> None:
+    """Give the planner statistics, which PostgreSQL's search also reads."""
+    await instance.runtime.db.exclusive(lambda conn: conn.exec_driver_sql("ANALYZE listings"))
+
+
+@pytest.mark.parametrize("analyzed", [False, True], ids=["no statistics", "statistics"])
+async def test_only_the_newest_candidates_are_ranked(instance: Instance, analyzed: bool) -> None:
+    """The best of the newest ``candidates`` matches that pass the filters come back:
+    an older, better match beyond them is not found, and filters cut before the bound
+    (the matches that pass are older than those that do not, so the search reaches
+    past the newest listings for them). With statistics or without."""
+    alice = await members.add_member(instance.runtime, "alice", None)
+    await _publish(instance, alice, "Ladder", category="garden")
+    for n in range(1, 5):
+        description = f"Bring the ladder back, number {n}."
+        await _publish(instance, alice, f"Tools {n}", description=description)
+    await _publish(instance, alice, "Hedge trimmer", category="garden")
+    if analyzed:
+        await _analyze(instance)
+
+    newest = SearchQuery(text="ladder", candidates=3, limit=3)
+    assert await _found(instance, newest) == ["Tools 4", "Tools 3", "Tools 2"]
+    in_the_garden = SearchQuery(text="ladder", category="garden", candidates=3, limit=3)
+    assert await _found(instance, in_the_garden) == ["Ladder"]
+    everything = await _found(instance, SearchQuery(text="ladder", candidates=5, limit=5))
+    assert everything == ["Ladder", "Tools 4", "Tools 3", "Tools 2", "Tools 1"]
+
+
+@pytest.mark.parametrize("analyzed", [False, True], ids=["no statistics", "statistics"])
+async def test_words_and_filters_find_exactly_what_passes(
+    instance: Instance, analyzed: bool
+) -> None:
+    """With words, each filter (purpose, kind, category, community, price) keeps the
+    listings that pass it and only those; a word is a prefix ("lad" finds "ladder",
+    "ladders" does not), also past the first eight letters ("encyclopedia" finds
+    "encyclopedias" but not "encyclopedic")."""
+    alice = await members.add_member(instance.runtime, "alice", None)
+    runtime = instance.runtime
+    drafts = [
+        Draft(Purpose.OFFER, Kind.LEND, "Ladder", "", "tools", None),
+        Draft(Purpose.REQUEST, Kind.LEND, "Ladder wanted", "", "tools", None),
+        Draft(Purpose.OFFER, Kind.SELL, "Ladder for sale", "", "tools", 2_500),
+        Draft(Purpose.OFFER, Kind.SELL, "Cheap ladder", "", "tools", 500),
+        Draft(Purpose.OFFER, Kind.GIVE, "Garden ladder", "", "garden", None),
+        Draft(Purpose.OFFER, Kind.GIVE, "Encyclopedias", "", "books", None),
+        Draft(Purpose.OFFER, Kind.GIVE, "Encyclopedic dictionary", "", "books", None),
+    ]
+    for draft in drafts:
+        await runtime.db.write(store.publish_listing, runtime, alice.actor_id, draft)
+    if analyzed:
+        await _analyze(instance)
+    community = runtime.instance.community_uri
+
+    async def titles(**filters: Any) -> set[str]:
+        return set(await _found(instance, SearchQuery(**filters)))
+
+    assert await titles(text="lad") == {d.title for d in drafts if "adder" in d.title}
+    assert await titles(text="ladders") == set()
+    assert await titles(text="ladder", purpose=Purpose.REQUEST) == {"Ladder wanted"}
+    assert await titles(text="ladder", kind=Kind.SELL) == {"Ladder for sale", "Cheap ladder"}
+    assert await titles(text="ladder", category="garden") == {"Garden ladder"}
+    assert await titles(text="ladder", max_price_minor=1_000) == {"Cheap ladder"}
+    assert await titles(text="ladder", min_price_minor=1_000) == {"Ladder for sale"}
+    assert len(await titles(text="ladder", community_uri=community)) == 5
+    assert await titles(text="ladder", community_uri="https://elsewhere.example/c") == set()
+    assert await titles(text="encyclopedia") == {"Encyclopedias"}
+    assert await titles(text="encyclopedi") == {"Encyclopedias", "Encyclopedic dictionary"}
+    assert await titles(text="garden ladder") == {"Garden ladder"}
+
+
+async def test_the_index_survives_a_downgrade_and_an_upgrade(instance: Instance) -> None:
+    """Revision 0008 moved PostgreSQL's index into ``listings``; going back fills the
+    table of 0001 again and coming back finds the same listings (SQLite: unchanged)."""
+    alice = await members.add_member(instance.runtime, "alice", None)
+    await _publish(instance, alice, "Ladder")
+    await _publish(instance, alice, "Hedge trimmer", description="No ladder needed.")
+    before = await _titles_at(instance, now_us(), "ladder")
+    assert sorted(before) == ["Hedge trimmer", "Ladder"]
+
+    def migrate(conn: Connection, revision: str) -> None:
+        from alembic import command
+
+        from fediverse_share.migrations import alembic_config
+
+        config = alembic_config(conn)
+        if revision == "head":
+            command.upgrade(config, revision)
+        else:
+            command.downgrade(config, revision)
+
+    await instance.runtime.db.exclusive(migrate, "0007_trade_clearing")
+    if instance.runtime.db.dialect == "postgresql":
+
+        def indexed(conn: Connection) -> int:
+            return int(conn.exec_driver_sql("SELECT count(*) FROM fts_listings").scalar_one())
+
+        assert await instance.runtime.db.read(indexed) == 2
+    await instance.runtime.db.exclusive(migrate, "head")
+    assert await _titles_at(instance, now_us(), "ladder") == before
