@@ -8,6 +8,7 @@ meaningful terms. The index is described in `fediverse_share.listings.search_ind
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,30 +210,53 @@ class _Slicer:
         return wanted / max(self.density, 1e-9) * _RANGE_ROW + wanted * _HEAP_ROW
 
 
-_STATISTICS_OF = "s.schemaname = current_schema() AND s.tablename = '{}'"
+#: How long a connection keeps the statistics it read (they change with ANALYZE).
+_STATISTICS_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Statistics:
+    """The planner's statistics of ``listings`` that slicing reads (see `_Slicer`)."""
+
+    quantiles: list[int]
+    rows: float
+    frequencies: dict[str, float]  # the most common keys, with their shares of listings
+    read_at: float
+
+    def frequency(self, key: str) -> float:
+        """A key that is not among the most common is taken as the rarest of them."""
+        return self.frequencies.get(key, min(self.frequencies.values(), default=1.0))
+
+
+def _statistics(conn: Connection) -> _Statistics | None:
+    """The statistics, read at most every `_STATISTICS_SECONDS` on a connection (None
+    before ANALYZE has given any)."""
+    kept = conn.info.get("listing_statistics")
+    if isinstance(kept, _Statistics) and time.monotonic() - kept.read_at < _STATISTICS_SECONDS:
+        return kept
+    where = "schemaname = current_schema() AND tablename"
+    row = conn.execute(
+        text(
+            f"SELECT (SELECT histogram_bounds::text::bigint[] FROM pg_stats WHERE {where}"
+            " = 'listings' AND attname = 'id'),"
+            " (SELECT reltuples FROM pg_class WHERE oid = 'listings'::regclass),"
+            " s.most_common_elems::text::text[], s.most_common_elem_freqs"
+            f" FROM (SELECT 1) AS one LEFT JOIN pg_stats s ON {where} = 'fts_listings_keys'"
+        )
+    ).one()
+    quantiles, rows, keys, frequencies = row
+    if not quantiles or len(quantiles) < 2:
+        return None
+    common = dict(zip(keys or [], frequencies or [], strict=False))
+    statistics = _Statistics(list(quantiles), max(rows, 0.0), common, time.monotonic())
+    conn.info["listing_statistics"] = statistics
+    return statistics
 
 
 def _slicer(conn: Connection, keys: list[list[str]], joiner: str, tags: list[str]) -> _Slicer:
-    """The statistics of ``listings`` for a search of these keys (one list per term)
-    and tags."""
-    # A key that is not among the common ones is taken as frequent as the rarest of
-    # them. Keys and tags are written into the statement (word characters, and
-    # letters, digits and dots).
-    wanted = [*(key for term in keys for key in term), *tags]
-    shares = ", ".join(f"(SELECT f FROM elems WHERE e = '{key}')" for key in wanted)
-    row = conn.execute(
-        text(
-            "WITH elems AS (SELECT u.e, u.f FROM pg_stats s,"
-            " unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS u(e, f)"
-            f" WHERE {_STATISTICS_OF.format('fts_listings_keys')} AND u.e IS NOT NULL)"
-            " SELECT (SELECT histogram_bounds::text FROM pg_stats s"
-            f" WHERE {_STATISTICS_OF.format('listings')} AND s.attname = 'id'),"
-            " (SELECT reltuples FROM pg_class WHERE oid = 'listings'::regclass),"
-            f" (SELECT min(f) FROM elems), ARRAY[{shares}]::real[]"
-        )
-    ).one()
-    known, rows, rarest, frequencies = row
-    if not known or "," not in known:
+    """How to slice a search of these keys (one list per term) and tags."""
+    statistics = _statistics(conn)
+    if statistics is None:
         l = tables.listings  # noqa: E741
         lowest, highest = conn.execute(select(func.min(l.c.id), func.max(l.c.id))).one()
         if highest is None:
@@ -240,14 +264,13 @@ def _slicer(conn: Connection, keys: list[list[str]], joiner: str, tags: list[str
         span = highest - lowest
         return _Slicer([lowest + span * n // _EVEN_SLICES for n in range(_EVEN_SLICES + 1)],
                        0, None)  # fmt: skip
-    quantiles = [int(value) for value in known.strip("{}").split(",")]
     density = None
-    if rarest is not None:
-        share_of = dict(zip(wanted, (f or rarest for f in frequencies), strict=True))
-        words = [math.prod(share_of[key] for key in term) for term in keys]
+    if statistics.frequencies:
+        words = [math.prod(statistics.frequency(key) for key in term) for term in keys]
         density = math.prod(words) if joiner == "AND" else min(1.0, sum(words))
-        density *= math.prod(share_of[tag] for tag in tags)
-    return _Slicer(quantiles, max(rows, 0) / (len(quantiles) - 1), density)
+        density *= math.prod(statistics.frequency(tag) for tag in tags)
+    quantiles = statistics.quantiles
+    return _Slicer(quantiles, statistics.rows / (len(quantiles) - 1), density)
 
 
 def _search_postgres(

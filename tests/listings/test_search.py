@@ -98,8 +98,20 @@ async def _found(instance: Instance, query: SearchQuery) -> list[str]:
 
 
 async def _analyze(instance: Instance) -> None:
-    """Give the planner statistics, which PostgreSQL's search also reads."""
-    await instance.runtime.db.exclusive(lambda conn: conn.exec_driver_sql("ANALYZE listings"))
+    """Give the planner statistics, which PostgreSQL's search also reads (the quantiles
+    of ids it slices by, and the frequencies of keys)."""
+
+    def analyze(conn: Connection) -> None:
+        conn.exec_driver_sql("ANALYZE listings")
+        if conn.dialect.name == "postgresql":
+            known = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND"
+                " ((tablename = 'listings' AND attname = 'id' AND histogram_bounds IS NOT NULL)"
+                " OR (tablename = 'fts_listings_keys' AND most_common_elems IS NOT NULL))"
+            )
+            assert known.scalar_one() == 2
+
+    await instance.runtime.db.exclusive(analyze)
 
 
 @pytest.mark.parametrize("analyzed", [False, True], ids=["no statistics", "statistics"])
