@@ -28,8 +28,9 @@ For SQLite and (when reachable) PostgreSQL, in this one run:
   bulk-loaded beforehand, with the number of problems it found (0 expected).
 
 Each measurement runs ``--rounds`` times and the best round is kept (the machine is
-shared). At the end of every domain run the ledger must hold exactly the payments sent;
-the bench says so if not. Prints figures; asserts no timing.
+shared); the domain and raw runs take turns, so that their ratio compares runs made
+under about the same load. At the end of every domain run the ledger must hold exactly
+the payments sent; the bench says so if not. Prints figures; asserts no timing.
 """
 
 from __future__ import annotations
@@ -352,8 +353,21 @@ async def best(rounds: int, run) -> Figures:
     return max(results, key=lambda figures: figures.rate)
 
 
-async def domain_figures(args: argparse.Namespace, url: str | None) -> dict[int, Figures]:
-    figures = {}
+Run = Callable[[], Awaitable[Figures]]
+
+
+async def best_in_turns(rounds: int, runs: dict[str, Run]) -> dict[str, Figures]:
+    """The best of ``rounds`` rounds of each run, the runs taking turns: the shared
+    machine's load drifts, and a ratio of figures measured minutes apart drifts with it."""
+    results: dict[str, list[Figures]] = {key: [] for key in runs}
+    for _ in range(rounds):
+        for key, run in runs.items():
+            results[key].append(await run())
+    return {key: max(figures, key=lambda f: f.rate) for key, figures in results.items()}
+
+
+def domain_runs(args: argparse.Namespace, url: str | None) -> dict[int, Run]:
+    runs = {}
     for concurrency in (1, 32):
         count = args.payments if concurrency > 1 else args.payments // 4
 
@@ -364,8 +378,8 @@ async def domain_figures(args: argparse.Namespace, url: str | None) -> dict[int,
             async with postgres_schema(url, "ledger") as schema:
                 return await domain_run(url, schema, count, concurrency)
 
-        figures[concurrency] = await best(args.rounds, run)
-    return figures
+        runs[concurrency] = run
+    return runs
 
 
 async def api_figures(args: argparse.Namespace, url: str | None) -> dict[int, Figures]:
@@ -386,24 +400,44 @@ async def api_figures(args: argparse.Namespace, url: str | None) -> dict[int, Fi
     return figures
 
 
-async def raw_figures(args: argparse.Namespace, url: str | None) -> dict[int, Figures]:
+def raw_runs(args: argparse.Namespace, url: str | None) -> dict[int, Run]:
     if url is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            runs = [raw_sqlite(Path(tmp) / f"raw{i}.db", args.payments) for i in range(args.rounds)]
-        return {1: max(runs, key=lambda f: f.rate)}
-    figures = {}
+
+        async def run_sqlite() -> Figures:
+            with tempfile.TemporaryDirectory() as tmp:
+                return raw_sqlite(Path(tmp) / "raw.db", args.payments)
+
+        return {1: run_sqlite}
+    runs = {}
     for concurrency in (1, 32):
 
         async def run(concurrency: int = concurrency) -> Figures:
             async with postgres_schema(url, "raw") as schema:
                 return await raw_postgres(url, schema, args.payments, concurrency)
 
-        figures[concurrency] = await best(args.rounds, run)
-    return figures
+        runs[concurrency] = run
+    return runs
+
+
+async def domain_and_raw_figures(
+    args: argparse.Namespace, url: str | None
+) -> tuple[dict[int, Figures], dict[int, Figures]]:
+    """Domain and raw runs in turns, each concurrency's domain run beside its raw run."""
+    domain, raw = domain_runs(args, url), raw_runs(args, url)
+    runs = {}
+    for concurrency in (1, 32):
+        runs[f"domain {concurrency}"] = domain[concurrency]
+        if concurrency in raw:
+            runs[f"raw {concurrency}"] = raw[concurrency]
+    figures = await best_in_turns(args.rounds, runs)
+    return (
+        {c: figures[f"domain {c}"] for c in domain},
+        {c: figures[f"raw {c}"] for c in raw},
+    )
 
 
 async def bench_engine(args: argparse.Namespace, name: str, url: str | None) -> None:
-    domain, raw = await domain_figures(args, url), await raw_figures(args, url)
+    domain, raw = await domain_and_raw_figures(args, url)
     raw_name = "raw sqlite3, 1 transaction each" if url is None else "raw asyncpg CTE"
     rows = [
         (f"domain, concurrency {c}", f"{f.rate:,.0f}/s", f.latency()) for c, f in domain.items()
