@@ -192,6 +192,11 @@ class PublicKeyCache:
     def discard(self, key_id: str) -> None:
         self._entries.pop(key_id, None)
 
+    def discard_owner(self, owner: str) -> None:
+        """Forget every key of ``owner`` (its document changed, or it is gone)."""
+        for key_id in [k for k, info in self._entries.items() if info.owner == owner]:
+            del self._entries[key_id]
+
     def __len__(self) -> int:
         return len(self._entries)
 

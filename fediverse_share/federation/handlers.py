@@ -79,8 +79,10 @@ async def _undo(runtime: Runtime, activity: Activity, actor: RowMapping) -> None
 
 async def _create_or_update(runtime: Runtime, activity: Activity, actor: RowMapping) -> None:
     if activity.type == "Update" and id_of(activity.object) == actor["uri"]:
-        # A profile change or a key rotation: take the actor's own document again.
+        # A profile change or a key rotation: take the actor's own document again, and
+        # its keys from it (a rotated-out key no longer verifies).
         await remote_actors.get_actor(runtime, actor["uri"], refresh=True)
+        runtime.public_keys.discard_owner(actor["uri"])
         return
     obj = activity.object
     if not isinstance(obj, dict):
@@ -106,6 +108,7 @@ async def _delete(runtime: Runtime, activity: Activity, actor: RowMapping) -> No
         return
     if target == actor["uri"]:
         await runtime.db.write(remote_actors.mark_gone, target)
+        runtime.public_keys.discard_owner(target)  # its keys verify nothing more
     else:
         await runtime.db.write(_delete_post, target, actor["id"])
 

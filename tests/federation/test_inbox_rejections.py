@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import httpx
 import orjson
 import pytest
 from sqlalchemy import Connection, func, select
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from activitypub.cavage import sign_request
 from activitypub.errors import FetchRefused
@@ -20,7 +23,7 @@ from fediverse_share.federation import remote_actors
 from fediverse_share.members import Member
 from fediverse_share.worker import run_until_idle
 from tests.conftest import TEST_DATABASE_URL
-from tests.support.instances import Instance, prepared_instance
+from tests.support.instances import Instance, prepared_instance, running_instance, serving
 
 JSON = "application/activity+json"
 
@@ -173,3 +176,50 @@ async def test_private_addresses_are_not_fetched(tmp_path: Path) -> None:
             ):
                 with pytest.raises(FetchRefused):
                     await remote_actors.get_actor(runtime, url)
+
+
+def _answering_410_for(paths: set[str]) -> Callable[[ASGIApp], ASGIApp]:
+    """An instance whose operator deleted accounts: their actor URLs answer 410 Gone."""
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def gone(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and scope["path"] in paths:
+                await PlainTextResponse("gone", status_code=410)(scope, receive, send)
+            else:
+                await app(scope, receive, send)
+
+        return gone
+
+    return wrap
+
+
+async def test_a_deleted_actors_key_stops_verifying(tmp_path: Path) -> None:
+    """B's bob deletes his account: once A has processed his Delete, a request signed
+    with his key is refused (401), though the key was cached; an Update of an actor
+    drops its cached keys, so a rotated-out key is not kept either."""
+    deleted: set[str] = set()
+    async with (
+        running_instance("a", tmp_path, TEST_DATABASE_URL) as a,
+        prepared_instance("b", tmp_path, TEST_DATABASE_URL) as settings,
+        serving("b", settings, _answering_410_for(deleted)) as b,
+    ):
+        bob = await members.add_member(b.runtime, "bob", None)
+        eve = await members.add_member(b.runtime, "eve", None)
+        target = a.runtime.instance.community_uri
+        assert (await _post(a, b, eve, _follow(eve, target, "e1"))).status_code == 202
+        update = {"@context": "https://www.w3.org/ns/activitystreams", "type": "Update",
+                  "id": f"{eve.uri}#updates/1", "actor": eve.uri, "object": eve.uri}  # fmt: skip
+        assert (await _post(a, b, eve, update)).status_code == 202
+        assert f"{eve.uri}#main-key" in a.runtime.public_keys
+        await run_until_idle(a.runtime)
+        assert f"{eve.uri}#main-key" not in a.runtime.public_keys  # read again when needed
+
+        assert (await _post(a, b, bob, _follow(bob, target, "1"))).status_code == 202
+        deleted.add(f"/users/{bob.username}")
+        delete = {"@context": "https://www.w3.org/ns/activitystreams", "type": "Delete",
+                  "id": f"{bob.uri}#delete", "actor": bob.uri, "object": bob.uri}  # fmt: skip
+        assert (await _post(a, b, bob, delete)).status_code == 202  # still in the cache
+        await run_until_idle(a.runtime)
+        refused = await _post(a, b, bob, _follow(bob, target, "2"))
+        assert (refused.status_code, refused.json()["code"]) == (401, "key_unavailable")
+        assert (await _post(a, b, eve, _follow(eve, target, "e2"))).status_code == 202
