@@ -32,10 +32,10 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 
 from exchange import clearing_tables as ct
-from exchange import peers, rates
+from exchange import peers, rates, sql
 from exchange.accounts import FEES, peer_account_id
 from exchange.booking import TransferKind
 from exchange.errors import (
@@ -47,7 +47,7 @@ from exchange.errors import (
     WrongFulfilment,
 )
 from exchange.money import check_amount
-from exchange.pending import PendingStatus, get_pending_state, post_pending, void_pending
+from exchange.pending import post_pending, void_pending
 from exchange.settings import get_currency
 from exchange.transfers import TransferRequest, check_memo, create_pending, create_transfer
 
@@ -164,41 +164,61 @@ def _check_condition(condition: str) -> str:
 
 
 def leg_from_row(row: Any) -> Leg:
+    return _leg_from_values(row._mapping)
+
+
+def _leg_from_values(values: Mapping[str, Any]) -> Leg:
     return Leg(
-        transfer_id=row.transfer_id,
-        ref=row.ref,
-        role=LegRole(row.role),
-        state=LegState(row.state),
-        upstream_domain=row.upstream_domain,
-        downstream_domain=row.downstream_domain,
-        debit_account_id=row.debit_account_id,
-        credit_account_id=row.credit_account_id,
-        amount_in_minor=row.amount_in_minor,
-        gross_minor=row.gross_minor,
-        fee_minor=row.fee_minor,
-        out_minor=row.out_minor,
-        downstream_gross_minor=row.downstream_gross_minor,
-        rate_id=row.rate_id,
-        residue=Fraction(int(row.residue_num), int(row.residue_den)),
-        condition=row.condition,
-        fulfilment=row.fulfilment,
-        destination=row.destination,
-        deliver=row.deliver,
-        deliver_minor=row.deliver_minor,
-        path=tuple(json.loads(row.path)),
-        rate_ids=json.loads(row.rate_ids),
-        expires_at_us=row.expires_at_us,
-        memo=row.memo,
-        error_code=row.error_code,
-        created_at_us=row.created_at_us,
-        updated_at_us=row.updated_at_us,
+        transfer_id=values["transfer_id"],
+        ref=values["ref"],
+        role=LegRole(values["role"]),
+        state=LegState(values["state"]),
+        upstream_domain=values["upstream_domain"],
+        downstream_domain=values["downstream_domain"],
+        debit_account_id=values["debit_account_id"],
+        credit_account_id=values["credit_account_id"],
+        amount_in_minor=values["amount_in_minor"],
+        gross_minor=values["gross_minor"],
+        fee_minor=values["fee_minor"],
+        out_minor=values["out_minor"],
+        downstream_gross_minor=values["downstream_gross_minor"],
+        rate_id=values["rate_id"],
+        residue=Fraction(int(values["residue_num"]), int(values["residue_den"])),
+        condition=values["condition"],
+        fulfilment=values["fulfilment"],
+        destination=values["destination"],
+        deliver=values["deliver"],
+        deliver_minor=values["deliver_minor"],
+        path=tuple(json.loads(values["path"])),
+        rate_ids=json.loads(values["rate_ids"]),
+        expires_at_us=values["expires_at_us"],
+        memo=values["memo"],
+        error_code=values["error_code"],
+        created_at_us=values["created_at_us"],
+        updated_at_us=values["updated_at_us"],
     )
 
 
+# The statements of every settlement step, built once and run on the DBAPI cursor
+# (`exchange.sql`): building and running them through SQLAlchemy cost more than the
+# database's work (bench/clearing.py).
+_L = ct.legs
+_LEG_FIELDS = tuple(column.name for column in _L.c)
+_FIND_LEG = select(_L).where(_L.c.transfer_id == bindparam("transfer_id"))
+_LOCK_LEG = _FIND_LEG.with_for_update()
+_INSERT_LEG = _L.insert()
+#: What a leg's later steps change (`set_state`).
+_MUTABLE = ("state", "fulfilment", "downstream_gross_minor", "error_code", "updated_at_us")
+_UPDATE_LEG = (
+    update(_L)
+    .where(_L.c.transfer_id == bindparam("b_transfer_id"))
+    .values({name: bindparam(f"b_{name}") for name in _MUTABLE})
+)
+
+
 def find_leg(conn: Connection, transfer_id: str, *, lock: bool = False) -> Leg | None:
-    query = select(ct.legs).where(ct.legs.c.transfer_id == transfer_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    return None if row is None else leg_from_row(row)
+    rows = sql.fetch_all(conn, _LOCK_LEG if lock else _FIND_LEG, {"transfer_id": transfer_id})
+    return _leg_from_values(dict(zip(_LEG_FIELDS, rows[0], strict=True))) if rows else None
 
 
 def get_leg(conn: Connection, transfer_id: str, *, lock: bool = False) -> Leg:
@@ -230,14 +250,13 @@ def _accounts(request: LegRequest, role: LegRole) -> tuple[str, str]:
 
 
 def _convert(
-    conn: Connection, request: LegRequest, role: LegRole, now_us: int
+    conn: Connection, request: LegRequest, upstream: peers.Link | None, now_us: int
 ) -> tuple[rates.Conversion, str | None]:
     """The leg's amounts here: as paid by the payer, or converted from the upstream."""
-    if role is LegRole.PAYER:
+    if upstream is None:
         amount = check_amount(request.amount_minor)
         return rates.Conversion(amount, amount, 0, Fraction(0)), None
-    assert request.upstream is not None
-    link = peers.get_link(conn, request.upstream)
+    link = upstream
     rate = rates.rate_for(conn, link.currency_code, request.rate_id, now_us)
     scale = get_currency(conn).scale
     conversion = rates.convert_in(request.amount_minor, rate, scale, link.currency_scale)
@@ -294,16 +313,36 @@ def prepare(
         if not _same_request(existing, request):
             raise LegConflict(request.transfer_id)
         return existing
+    return prepare_new(conn, request, now_us, fulfilment=fulfilment)
+
+
+def prepare_new(
+    conn: Connection,
+    request: LegRequest,
+    now_us: int,
+    *,
+    fulfilment: str | None = None,
+    links: Mapping[str, peers.Link] | None = None,
+) -> Leg:
+    """`prepare` a transfer the caller found no leg of in this database transaction.
+
+    ``links`` are links with the neighbours the caller read in this transaction (each
+    is read here otherwise). The leg's row is written first and the ledger's transfers
+    last, so that the rows of the accounts they lock (``peer:<domain>`` is shared by
+    every transfer on a link) stay locked for the fewest statements.
+    """
     _check_condition(request.condition)
     check_memo(request.memo)
     role = _role(request)
     if role is LegRole.PAYEE and request.deliver_minor is None:
         raise InvalidRequest("the payee's leg needs the amount the payee is owed")
+    known = dict(links or {})
     for domain in (request.upstream, request.downstream):
         if domain is not None:
-            peers.active_link(conn, domain)
+            known[domain] = peers.check_active(known.get(domain) or peers.get_link(conn, domain))
     debit, credit = _accounts(request, role)
-    conversion, rate_id = _convert(conn, request, role, now_us)
+    upstream = None if request.upstream is None else known[request.upstream]
+    conversion, rate_id = _convert(conn, request, upstream, now_us)
     if role is LegRole.PAYEE and conversion.out_minor < check_amount(request.deliver_minor or 0):
         raise InvalidAmount("the amount sent does not deliver what the payee is owed")
     ref = leg_ref(request.transfer_id)
@@ -312,44 +351,61 @@ def prepare(
         if condition_of(fulfilment) != request.condition.lower():
             raise WrongFulfilment(request.transfer_id)
         state = LegState.COMMITTED
+    values = {
+        "transfer_id": request.transfer_id,
+        "ref": ref,
+        "role": role.value,
+        "state": state.value,
+        "upstream_domain": request.upstream,
+        "downstream_domain": request.downstream,
+        "debit_account_id": debit,
+        "credit_account_id": credit,
+        "amount_in_minor": None if role is LegRole.PAYER else request.amount_minor,
+        "gross_minor": conversion.gross_minor,
+        "fee_minor": conversion.fee_minor,
+        "out_minor": conversion.out_minor,
+        "downstream_gross_minor": None,
+        "rate_id": rate_id,
+        "residue_num": str(conversion.residue.numerator),
+        "residue_den": str(conversion.residue.denominator),
+        "condition": request.condition.lower(),
+        "fulfilment": None if fulfilment is None else fulfilment.lower(),
+        "destination": request.destination,
+        "deliver": request.deliver,
+        "deliver_minor": request.deliver_minor if role is LegRole.PAYEE else None,
+        "path": json.dumps(list(request.path)),
+        "rate_ids": json.dumps(dict(request.rate_ids), sort_keys=True),
+        "expires_at_us": request.expires_at_us,
+        "memo": request.memo,
+        "error_code": None,
+        "created_at_us": now_us,
+        "updated_at_us": now_us,
+    }
+    sql.fetch_all(conn, _INSERT_LEG, values)
     parts = [("main", credit, conversion.out_minor), ("fee", FEES, conversion.fee_minor)]
     for part, to, amount in parts:
         if amount:
             _book(conn, ref, debit, to, amount, request, now_us, part, hold=fulfilment is None)
-    conn.execute(
-        ct.legs.insert().values(
-            transfer_id=request.transfer_id,
-            ref=ref,
-            role=role.value,
-            state=state.value,
-            fulfilment=None if fulfilment is None else fulfilment.lower(),
-            upstream_domain=request.upstream,
-            downstream_domain=request.downstream,
-            debit_account_id=debit,
-            credit_account_id=credit,
-            amount_in_minor=None if role is LegRole.PAYER else request.amount_minor,
-            gross_minor=conversion.gross_minor,
-            fee_minor=conversion.fee_minor,
-            out_minor=conversion.out_minor,
-            rate_id=rate_id,
-            residue_num=str(conversion.residue.numerator),
-            residue_den=str(conversion.residue.denominator),
-            condition=request.condition.lower(),
-            destination=request.destination,
-            deliver=request.deliver,
-            deliver_minor=request.deliver_minor if role is LegRole.PAYEE else None,
-            path=json.dumps(list(request.path)),
-            rate_ids=json.dumps(dict(request.rate_ids), sort_keys=True),
-            expires_at_us=request.expires_at_us,
-            memo=request.memo,
-            created_at_us=now_us,
-            updated_at_us=now_us,
-        )
-    )
-    leg = get_leg(conn, request.transfer_id)
-    if state is LegState.COMMITTED and leg.upstream_domain is not None:
-        peers.book_residue(conn, leg.upstream_domain, leg.residue, leg.ref, now_us)
+    leg = _leg_from_values(values)
+    if state is LegState.COMMITTED:
+        _book_residue(conn, leg, now_us, upstream)
     return leg
+
+
+def _book_residue(
+    conn: Connection, leg: Leg, now_us: int, upstream: peers.Link | None = None
+) -> None:
+    """Add a committed leg's conversion residue to its upstream link's (`upstream` if
+    read in this transaction). A leg that converted exactly changes nothing there, and
+    its link's row is not even locked, unless the link keeps whole units waiting for
+    room on a full limit: then this leg books them."""
+    if leg.upstream_domain is None:
+        return
+    if not leg.residue:
+        link = upstream or peers.get_link(conn, leg.upstream_domain)
+        if abs(link.residue) < 1:
+            return
+    peers.book_residue(conn, leg.upstream_domain, leg.residue, leg.ref, now_us)
 
 
 def _book(
@@ -384,19 +440,22 @@ def _book(
 
 
 def set_state(conn: Connection, leg: Leg, state: LegState, now_us: int, **values: Any) -> Leg:
-    """Move ``leg`` (as read under its lock) to ``state``, with other columns of
-    the leg in ``values``; returns the leg as now stored (without reading it back)."""
-    conn.execute(
-        update(ct.legs)
-        .where(ct.legs.c.transfer_id == leg.transfer_id)
-        .values(state=state.value, updated_at_us=now_us, **values)
-    )
-    return dataclasses.replace(leg, state=state, updated_at_us=now_us, **values)
+    """Move ``leg`` (as read under its lock) to ``state``, with other columns of the leg
+    that change (``fulfilment``, ``downstream_gross_minor``, ``error_code``) in
+    ``values``; returns the leg as now stored (without reading it back)."""
+    changed = dataclasses.replace(leg, state=state, updated_at_us=now_us, **values)
+    params = {f"b_{name}": getattr(changed, name) for name in _MUTABLE}
+    params["b_state"] = state.value
+    params["b_transfer_id"] = leg.transfer_id
+    sql.fetch_all(conn, _UPDATE_LEG, params)
+    return changed
 
 
-def _holds_open(conn: Connection, leg: Leg, now_us: int) -> bool:
-    state = get_pending_state(conn, leg.main_id, now_us)
-    return state.status is PendingStatus.PENDING
+def _holds_open(leg: Leg, now_us: int) -> bool:
+    """Whether a prepared leg's holds are still held: they expire with the leg (the
+    ledger refuses to post or void them from then on), and only `commit` and `abort`
+    resolve them before."""
+    return now_us < leg.expires_at_us
 
 
 def commit(
@@ -423,16 +482,15 @@ def commit(
     values: dict[str, Any] = {"fulfilment": fulfilment.lower()}
     if downstream_gross_minor is not None:
         values["downstream_gross_minor"] = downstream_gross_minor
-    if leg.state is LegState.EXPIRED or not _holds_open(conn, leg, now_us):
+    if leg.state is LegState.EXPIRED or not _holds_open(leg, now_us):
         return set_state(conn, leg, LegState.IN_DOUBT, now_us, **values)
-    if leg.state is not LegState.PREPARED:
-        raise LegNotPrepared(transfer_id, leg.state.value)
+    committed = set_state(conn, leg, LegState.COMMITTED, now_us, **values)
+    # The holds last: posting them locks the accounts (see `prepare_new`).
     post_pending(conn, f"{leg.ref}:post", leg.main_id, now_us)
     if leg.fee_minor:
         post_pending(conn, f"{leg.ref}:fee-post", leg.fee_id, now_us)
-    if leg.upstream_domain is not None:
-        peers.book_residue(conn, leg.upstream_domain, leg.residue, leg.ref, now_us)
-    return set_state(conn, leg, LegState.COMMITTED, now_us, **values)
+    _book_residue(conn, leg, now_us)
+    return committed
 
 
 def abort(conn: Connection, transfer_id: str, code: str, now_us: int) -> Leg:
@@ -446,7 +504,7 @@ def abort(conn: Connection, transfer_id: str, code: str, now_us: int) -> Leg:
         return leg
     if leg.state is not LegState.PREPARED:
         raise LegNotPrepared(transfer_id, leg.state.value)
-    if _holds_open(conn, leg, now_us):
+    if _holds_open(leg, now_us):
         void_pending(conn, f"{leg.ref}:void", leg.main_id, now_us)
         if leg.fee_minor:
             void_pending(conn, f"{leg.ref}:fee-void", leg.fee_id, now_us)

@@ -13,14 +13,15 @@ resumes it), ``ended`` (by either side; the account stays for the history).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
-from exchange import accounts
+from exchange import accounts, sql
 from exchange import clearing_tables as ct
 from exchange.accounts import ROUNDING, Limits, peer_account_id
 from exchange.booking import TransferKind
@@ -71,34 +72,50 @@ class Link:
         return peer_account_id(self.domain)
 
     @property
+    def currency(self) -> Currency:
+        """The peer's currency (named by its code: its name is the peer's to choose)."""
+        return Currency(self.currency_code, self.currency_code, self.currency_scale)
+
+    @property
     def carries_new_transfers(self) -> bool:
         return self.status is LinkStatus.ACTIVE
 
 
 def link_from_row(row: Any) -> Link:
+    return link_from_values(row._mapping)
+
+
+def link_from_values(values: Mapping[str, Any]) -> Link:
+    """A link from its column values by name (a row's mapping, or a raw row's)."""
     return Link(
-        domain=row.domain,
-        actor_uri=row.actor_uri,
-        inbox_url=row.inbox_url,
-        currency_code=row.currency_code,
-        currency_scale=row.currency_scale,
-        status=LinkStatus(row.status),
-        local_consent=row.local_consent,
-        remote_consent=row.remote_consent,
-        remote_updated_at_us=row.remote_updated_at_us,
-        residue=Fraction(int(row.residue_num), int(row.residue_den)),
-        statement_seq=row.statement_seq,
-        statement_hash=row.statement_hash,
-        note=row.note,
-        created_at_us=row.created_at_us,
-        updated_at_us=row.updated_at_us,
+        domain=values["domain"],
+        actor_uri=values["actor_uri"],
+        inbox_url=values["inbox_url"],
+        currency_code=values["currency_code"],
+        currency_scale=values["currency_scale"],
+        status=LinkStatus(values["status"]),
+        local_consent=bool(values["local_consent"]),
+        remote_consent=bool(values["remote_consent"]),
+        remote_updated_at_us=values["remote_updated_at_us"],
+        residue=Fraction(int(values["residue_num"]), int(values["residue_den"])),
+        statement_seq=values["statement_seq"],
+        statement_hash=values["statement_hash"],
+        note=values["note"],
+        created_at_us=values["created_at_us"],
+        updated_at_us=values["updated_at_us"],
     )
 
 
+# Built once and run on the DBAPI cursor (`exchange.sql`): every clearing request reads
+# a link, and building the SELECT cost more than running it (bench/clearing.py).
+_FIND_LINK = select(ct.links).where(ct.links.c.domain == bindparam("domain"))
+_LOCK_LINK = _FIND_LINK.with_for_update()
+_LINK_FIELDS = tuple(column.name for column in ct.links.c)
+
+
 def find_link(conn: Connection, domain: str, *, lock: bool = False) -> Link | None:
-    query = select(ct.links).where(ct.links.c.domain == domain)
-    row = conn.execute(query.with_for_update() if lock else query).first()
-    return None if row is None else link_from_row(row)
+    rows = sql.fetch_all(conn, _LOCK_LINK if lock else _FIND_LINK, {"domain": domain})
+    return link_from_values(dict(zip(_LINK_FIELDS, rows[0], strict=True))) if rows else None
 
 
 def get_link(conn: Connection, domain: str, *, lock: bool = False) -> Link:
@@ -112,9 +129,13 @@ def get_link(conn: Connection, domain: str, *, lock: bool = False) -> Link:
 def active_link(conn: Connection, domain: str) -> Link:
     """The link with ``domain`` if it carries new transfers; raises `UnknownPeer`,
     `LinkNotActive`."""
-    link = get_link(conn, domain)
+    return check_active(get_link(conn, domain))
+
+
+def check_active(link: Link) -> Link:
+    """``link`` if it carries new transfers; raises `LinkNotActive`."""
     if not link.carries_new_transfers:
-        raise LinkNotActive(domain, link.status.value)
+        raise LinkNotActive(link.domain, link.status.value)
     return link
 
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from exchange import clearing_tables as ct
+from exchange import sql
 from exchange.errors import AmountOverQuote, InvalidRequest, NoRate, RateExpired
 from exchange.money import BPS, MAX_AMOUNT_MINOR, apply_bps, check_amount, round_half_even
 
@@ -141,6 +142,20 @@ def rate_from_row(row: Any) -> PostedRate:
     )
 
 
+class _RateRow(NamedTuple):
+    """A raw row of ``clearing_rates``: its columns in the table's order."""
+
+    id: str
+    peer_currency_code: str
+    version: int
+    rate_num: str
+    rate_den: str
+    fee_bps: int
+    max_amount_minor: int
+    valid_from_us: int
+    valid_until_us: int
+
+
 def set_rate(
     conn: Connection,
     peer_currency_code: str,
@@ -180,31 +195,37 @@ def set_rate(
     return get_rate(conn, rate_id)
 
 
+# Every quote and every leg from a peer reads a rate: built once and run on the DBAPI
+# cursor (`exchange.sql`), as building the SELECT cost more than running it.
+_R = ct.rates
+_GET_RATE = select(_R).where(_R.c.id == bindparam("id"))
+_CURRENT_RATE = (
+    select(_R)
+    .where(
+        _R.c.peer_currency_code == bindparam("code"),
+        _R.c.valid_from_us <= bindparam("now_us"),
+        _R.c.valid_until_us > bindparam("now_us"),
+    )
+    .order_by(_R.c.version.desc())
+    .limit(1)
+)
+
+
 def get_rate(conn: Connection, rate_id: str) -> PostedRate:
     """A posted version; raises `NoRate`."""
-    r = ct.rates
-    row = conn.execute(select(r).where(r.c.id == rate_id)).first()
-    if row is None:
+    rows = sql.fetch_all(conn, _GET_RATE, {"id": rate_id})
+    if not rows:
         raise NoRate(f"no posted rate {rate_id!r}")
-    return rate_from_row(row)
+    return rate_from_row(_RateRow(*rows[0]))
 
 
 def current_rate(conn: Connection, peer_currency_code: str, now_us: int) -> PostedRate:
     """The newest version valid now; raises `NoRate`."""
-    r = ct.rates
-    row = conn.execute(
-        select(r)
-        .where(
-            r.c.peer_currency_code == peer_currency_code,
-            r.c.valid_from_us <= now_us,
-            r.c.valid_until_us > now_us,
-        )
-        .order_by(r.c.version.desc())
-        .limit(1)
-    ).first()
-    if row is None:
+    params = {"code": peer_currency_code, "now_us": now_us}
+    rows = sql.fetch_all(conn, _CURRENT_RATE, params)
+    if not rows:
         raise NoRate(f"no rate is posted for {peer_currency_code} now")
-    return rate_from_row(row)
+    return rate_from_row(_RateRow(*rows[0]))
 
 
 def rate_for(

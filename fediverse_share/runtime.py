@@ -17,7 +17,7 @@ from fediverse_share import clock
 from fediverse_share.database import Database
 from fediverse_share.ids import IdGenerator
 from fediverse_share.settings import Settings
-from fediverse_share.signing_keys import SigningKeys
+from fediverse_share.signing_keys import SigningKey, SigningKeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +69,9 @@ class Runtime:
     peer_routes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: When each periodic worker job last ran (microseconds), by the job's name.
     schedule: dict[str, int] = field(default_factory=dict)
+    #: The instance actor's signing key, which signs clearing requests (looked up once:
+    #: see `fediverse_share.clearing.transport`).
+    clearing_signer: SigningKey | None = None
 
     def __post_init__(self) -> None:
         self.keys = SigningKeys(self.db)

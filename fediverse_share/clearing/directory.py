@@ -166,8 +166,7 @@ async def find_path(runtime: Runtime, domain: str) -> Route:
     links = await runtime.db.read(_active_links)
     for link in links:
         if link.domain == domain:
-            currency = Currency(link.currency_code, link.currency_code, link.currency_scale)
-            return Route((ours, domain), currency)
+            return Route((ours, domain), link.currency)
     best: Route | None = None
     for link in links:
         try:
@@ -207,10 +206,8 @@ def keep_peer_rate(conn: Connection, link: peers.Link, obj: Any, at_us: int) -> 
         link.actor_uri
     ):
         raise wire.MessageInvalid("a RateQuote is served and attributed by its sender")
-    currency = Currency(link.currency_code, link.currency_code, link.currency_scale)
-    store_peer_rate(
-        conn, link.domain, wire.parse_rate_quote(obj, currency), link.currency_code, at_us
-    )
+    rate = wire.parse_rate_quote(obj, link.currency)
+    store_peer_rate(conn, link.domain, rate, link.currency_code, at_us)
 
 
 def store_peer_rate(

@@ -5,7 +5,8 @@ for any activity, then asks `answers` whether the activity is a clearing request
 (``Offer(ClearingTransfer)``, ``Create(ClearingStatement)``); if so `answer` handles it
 in the request and returns the answer activity, and nothing is stored in the inbox
 queue (the legs and statements are the record, keyed by transfer id and sequence).
-Only a peer's instance actor may send them; anything else gets ``Reject`` with a code.
+Only a peer's instance actor may send them (checked in the transaction that answers
+a transfer, `settlement.sender_link`); anything else gets ``Reject`` with a code.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from activitypub.objects import Activity, types_of
-from exchange import peers
 from exchange.errors import LedgerError
 from fediverse_share.clearing import reconcile, settlement, wire
 from fediverse_share.clearing.settlement import Position, Refusal
@@ -36,8 +36,8 @@ def answers(activity: Activity) -> bool:
 async def answer(runtime: Runtime, activity: Activity) -> Response:
     transfer_id = ""
     try:
-        await runtime.db.read(_check_sender, activity.actor)
         if activity.type == "Create":
+            await runtime.db.read(settlement.sender_link, activity.actor)
             status, doc = await reconcile.answer_statement(runtime, activity)
         else:
             message = wire.parse_transfer(activity.object)
@@ -49,17 +49,10 @@ async def answer(runtime: Runtime, activity: Activity) -> Response:
     return JSONResponse(doc, status_code=status, media_type=ACTIVITY_JSON)
 
 
-def _check_sender(conn: Any, actor_uri: str) -> None:
-    """Only the instance actor of a community we have a link with talks clearing."""
-    link = peers.get_link(conn, domain_of(actor_uri))
-    if link.actor_uri != actor_uri:
-        raise Refusal("unknown_peer", "only a peer community's instance actor talks clearing")
-
-
 async def _answer_transfer(
     runtime: Runtime, activity: Activity, message: wire.TransferMessage
 ) -> tuple[int, dict[str, Any]]:
     at = Position.on(message.path, runtime.instance.domain, domain_of(activity.actor))
     if message.condition is None:
-        return 200, await settlement.answer_quote(runtime, activity.id, message, at)
-    return await settlement.answer_prepare(runtime, activity.id, message, at)
+        return 200, await settlement.answer_quote(runtime, activity.id, message, at, activity.actor)
+    return await settlement.answer_prepare(runtime, activity.id, message, at, activity.actor)

@@ -13,12 +13,13 @@ worker's recovery finishes it), ``expired`` if nothing came before the hold expi
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
-from exchange import clearing, peers
+from exchange import clearing, peers, sql
 from exchange import clearing_tables as ct
 from exchange.clearing import Leg, LegRequest, LegState
 from exchange.errors import IdempotencyConflict, WrongCurrency
@@ -27,7 +28,7 @@ from exchange.settings import get_currency
 from exchange.transfers import check_memo
 from fediverse_share import failpoints
 from fediverse_share.clearing import directory, transport, wire
-from fediverse_share.clearing.settlement import Refusal, send_on
+from fediverse_share.clearing.settlement import Onward, Refusal, send_on
 from fediverse_share.exchange_api.errors import QuoteRefused, UnknownPayment
 from fediverse_share.members import Member
 from fediverse_share.runtime import Runtime
@@ -70,29 +71,40 @@ class CrossPayment:
         return "quoted" if self.leg is None else _STATE[self.leg.state]
 
 
-def _quote_from_row(row: Any) -> Quote:
-    code, scale = row.deliver_currency.split(":")
+def _quote_from_values(values: Mapping[str, Any]) -> Quote:
+    code, scale = values["deliver_currency"].split(":")
     return Quote(
-        quote_id=row.quote_id,
-        transfer_id=row.transfer_id,
-        payer=row.payer_account_id,
-        destination=row.destination,
-        deliver_minor=row.deliver_minor,
+        quote_id=values["quote_id"],
+        transfer_id=values["transfer_id"],
+        payer=values["payer_account_id"],
+        destination=values["destination"],
+        deliver_minor=values["deliver_minor"],
         deliver_currency=Currency(code, code, int(scale)),
-        amount_minor=row.amount_minor,
-        path=tuple(json.loads(row.path)),
-        rate_ids=json.loads(row.rate_ids),
-        condition=row.condition,
-        memo=row.memo,
-        valid_until_us=row.valid_until_us,
-        payment_key=row.payment_key,
+        amount_minor=values["amount_minor"],
+        path=tuple(json.loads(values["path"])),
+        rate_ids=json.loads(values["rate_ids"]),
+        condition=values["condition"],
+        memo=values["memo"],
+        valid_until_us=values["valid_until_us"],
+        payment_key=values["payment_key"],
     )
 
 
+# Built once and run on the DBAPI cursor (`exchange.sql`), as the legs' statements.
+_Q = ct.quotes
+_QUOTE_FIELDS = tuple(column.name for column in _Q.c)
+_FIND_QUOTE = select(_Q).where(_Q.c.quote_id == bindparam("quote_id"))
+_INSERT_QUOTE = _Q.insert()
+_SET_KEY = (
+    update(_Q)
+    .where(_Q.c.quote_id == bindparam("b_quote_id"))
+    .values(payment_key=bindparam("b_key"))
+)
+
+
 def find_quote(conn: Connection, quote_id: str) -> Quote | None:
-    q = ct.quotes
-    row = conn.execute(select(q).where(q.c.quote_id == quote_id)).first()
-    return None if row is None else _quote_from_row(row)
+    rows = sql.fetch_all(conn, _FIND_QUOTE, {"quote_id": quote_id})
+    return _quote_from_values(dict(zip(_QUOTE_FIELDS, rows[0], strict=True))) if rows else None
 
 
 def find_payment(conn: Connection, payer: str, quote_id: str) -> CrossPayment | None:
@@ -110,7 +122,7 @@ def find_by_key(conn: Connection, payer: str, key: str) -> CrossPayment | None:
     ).first()
     if row is None:
         return None
-    quote = _quote_from_row(row)
+    quote = _quote_from_values(dict(zip(_QUOTE_FIELDS, row, strict=True)))
     return CrossPayment(quote, clearing.find_leg(conn, quote.transfer_id))
 
 
@@ -171,32 +183,31 @@ def _store_quote(
     if not isinstance(rate_ids, dict) or not isinstance(condition, str) or len(condition) != 64:
         raise Refusal("invalid_message", "the quote came back without rates or condition")
     valid_until = min(wire.parse_instant(result.get("endTime")), at_us + QUOTE_KEPT_US)
-    conn.execute(
-        ct.quotes.insert().values(
-            transfer_id=message.transfer_id,
-            quote_id=str(number),
-            payer_account_id=payer.username,
-            destination=message.destination,
-            deliver_currency=f"{route.currency.code}:{route.currency.scale}",
-            deliver_minor=wire.parse_money(message.deliver, route.currency),
-            amount_minor=amount_minor,
-            path=json.dumps(list(route.path)),
-            rate_ids=json.dumps(rate_ids, sort_keys=True),
-            condition=condition,
-            memo=message.memo,
-            valid_until_us=valid_until,
-            created_at_us=at_us,
-        )
-    )
-    found = find_quote(conn, str(number))
-    assert found is not None
-    return found
+    values = {
+        "transfer_id": message.transfer_id,
+        "quote_id": str(number),
+        "payer_account_id": payer.username,
+        "payment_key": None,
+        "destination": message.destination,
+        "deliver_currency": f"{route.currency.code}:{route.currency.scale}",
+        "deliver_minor": wire.parse_money(message.deliver, route.currency),
+        "amount_minor": amount_minor,
+        "path": json.dumps(list(route.path)),
+        "rate_ids": json.dumps(rate_ids, sort_keys=True),
+        "condition": condition,
+        "memo": message.memo,
+        "valid_until_us": valid_until,
+        "created_at_us": at_us,
+    }
+    sql.fetch_all(conn, _INSERT_QUOTE, values)
+    return _quote_from_values(values)
 
 
 def _start(
     conn: Connection, payer: Member, quote_id: str, key: str, hold_us: int, at: int
-) -> CrossPayment:
-    """Hold the payer's leg of a quote (once, under ``key``); checks the quote."""
+) -> tuple[CrossPayment, Onward | None]:
+    """Hold the payer's leg of a quote (once, under ``key``); checks the quote. With a
+    new leg, what sending it on takes."""
     payment = find_payment(conn, payer.username, quote_id)
     if payment is None:
         raise UnknownPayment(f"you have no quote {quote_id[:40]!r}")
@@ -204,10 +215,11 @@ def _start(
     if q.payment_key is not None and q.payment_key != key:
         raise IdempotencyConflict(f"quote {quote_id}")
     if payment.leg is not None:
-        return payment
+        return payment, None
     if at >= q.valid_until_us:
         raise QuoteRefused("the quote has expired; ask for a new one", code="quote_expired")
-    conn.execute(update(ct.quotes).where(ct.quotes.c.quote_id == quote_id).values(payment_key=key))
+    sql.fetch_all(conn, _SET_KEY, {"b_quote_id": quote_id, "b_key": key})
+    downstream = peers.get_link(conn, q.path[1])
     request = LegRequest(
         transfer_id=q.transfer_id,
         condition=q.condition,
@@ -221,7 +233,8 @@ def _start(
         downstream=q.path[1],
         payer_account_id=payer.username,
     )
-    return CrossPayment(q, clearing.prepare(conn, request, at))
+    leg = clearing.prepare_new(conn, request, at, links={downstream.domain: downstream})
+    return CrossPayment(q, leg), Onward(downstream, get_currency(conn))
 
 
 async def pay(runtime: Runtime, payer: Member, quote_id: str, key: str) -> CrossPayment:
@@ -229,9 +242,9 @@ async def pay(runtime: Runtime, payer: Member, quote_id: str, key: str) -> Cross
     quote again with the same key returns the payment; with another key it is an
     `IdempotencyConflict`."""
     hold_us = int(runtime.settings.clearing_hold_seconds * 1_000_000)
-    payment = await runtime.db.write(_start, payer, quote_id, key, hold_us, runtime.now_us())
+    payment, known = await runtime.db.write(_start, payer, quote_id, key, hold_us, runtime.now_us())
     failpoints.reach(runtime.settings, "payer_prepared")
     leg = payment.leg
     if leg is not None and leg.state is LegState.PREPARED:
-        leg = await send_on(runtime, leg)
+        leg = await send_on(runtime, leg, known)
     return CrossPayment(payment.quote, leg)

@@ -17,6 +17,10 @@ receives ``Offer(ClearingTransfer)`` from its upstream neighbour:
 No database transaction spans a network call. A leg whose downstream could not be
 reached stays prepared and is answered 202; `fediverse_share.clearing.recovery` sends
 it on again, and the upstream asks again: every step is idempotent by transfer id.
+
+Each step reads what it needs in the database transaction that writes, once (the
+sender's link, checked there, is the upstream's), and passes it on: a direct payment
+costs the payee's community one transaction and the payer's two (bench/clearing.py).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from fediverse_share.clearing import transport, wire
 from fediverse_share.clock import render_iso_micros
 from fediverse_share.errors import AppError
 from fediverse_share.exchange_api.handles import parse_local_handle
+from fediverse_share.federation.delivery import domain_of
 from fediverse_share.members import find_member
 from fediverse_share.runtime import Runtime
 
@@ -58,6 +63,28 @@ class Refusal(AppError):
 
 def refusal_of(error: LedgerError | AppError) -> Refusal:
     return Refusal(error.code, error.message)
+
+
+def sender_link(conn: Connection, actor_uri: str) -> peers.Link:
+    """The link with the community whose instance actor sent a clearing request: only
+    those talk clearing. Raises `UnknownPeer`, `Refusal`."""
+    link = peers.get_link(conn, domain_of(actor_uri))
+    if link.actor_uri != actor_uri:
+        raise Refusal("unknown_peer", "only a peer community's instance actor talks clearing")
+    return link
+
+
+@dataclass(frozen=True, slots=True)
+class Onward:
+    """What sending a leg on takes besides the leg: the link with its downstream and our
+    currency (read with the leg when it is prepared, or by `send_on`)."""
+
+    link: peers.Link
+    currency: Currency
+
+
+def onward(conn: Connection, domain: str) -> Onward:
+    return Onward(peers.get_link(conn, domain), get_currency(conn))
 
 
 def hop_margin_us(runtime: Runtime) -> int:
@@ -129,20 +156,21 @@ def answer_for_leg(
 
 
 async def answer_quote(
-    runtime: Runtime, request_id: str, message: wire.TransferMessage, at: Position
+    runtime: Runtime, request_id: str, message: wire.TransferMessage, at: Position, actor: str
 ) -> dict[str, Any]:
-    """What this community needs from its upstream for ``message`` (a quote request)."""
+    """What this community needs from its upstream for ``message`` (a quote request
+    from ``actor``, the upstream's instance actor)."""
     if at.downstream is None:
-        needed, condition, cited, valid_until = await runtime.db.read(
-            _payee_quote, runtime, message, at.upstream
+        needed, condition, cited, valid_until, upstream_currency = await runtime.db.read(
+            _payee_quote, runtime, message, actor
         )
         rate_ids = {runtime.instance.domain: cited}
     else:
-        answer = await _ask_downstream_quote(runtime, message, at.downstream)
-        needed, condition, rate_ids, valid_until = await runtime.db.read(
+        downstream = await runtime.db.read(_hop_links, actor, at.downstream)
+        answer = await _ask_downstream_quote(runtime, message, downstream)
+        needed, condition, rate_ids, valid_until, upstream_currency = await runtime.db.read(
             _hop_quote, runtime, answer, at
         )
-    upstream_currency = await runtime.db.read(_link_currency, at.upstream)
     result = {
         "transfer": message.transfer_id,
         "amount": wire.render_money(needed, upstream_currency),
@@ -153,16 +181,11 @@ async def answer_quote(
     return wire.answer("TentativeAccept", transport.instance_actor(runtime), request_id, result)
 
 
-def _link_currency(conn: Connection, domain: str) -> Currency:
-    link = peers.get_link(conn, domain)
-    return Currency(link.currency_code, link.currency_code, link.currency_scale)
-
-
 def _needed_from(
-    conn: Connection, upstream: str, out_minor: int, at_us: int
+    conn: Connection, upstream: peers.Link, out_minor: int, at_us: int
 ) -> tuple[int, rates.PostedRate]:
     """The least amount the upstream must send for ``out_minor`` to go on from here."""
-    link = peers.active_link(conn, upstream)
+    link = peers.check_active(upstream)
     rate = rates.current_rate(conn, link.currency_code, at_us)
     scale = get_currency(conn).scale
     needed = rates.amount_in_for(out_minor, rate, scale, link.currency_scale)
@@ -171,14 +194,15 @@ def _needed_from(
 
 
 def _payee_quote(
-    conn: Connection, runtime: Runtime, message: wire.TransferMessage, upstream: str
-) -> tuple[int, str, str, int]:
+    conn: Connection, runtime: Runtime, message: wire.TransferMessage, actor: str
+) -> tuple[int, str, str, int, Currency]:
+    upstream = sender_link(conn, actor)
     deliver = read_deliver(conn, runtime, message)
     at_us = runtime.now_us()
     needed, rate = _needed_from(conn, upstream, deliver, at_us)
     valid_until = min(rate.valid_until_us, at_us + QUOTE_VALIDITY_US)
     condition = condition_for(runtime.settings.secret_key, message.transfer_id)
-    return needed, condition, rate.id, valid_until
+    return needed, condition, rate.id, valid_until, upstream.currency
 
 
 def read_deliver(conn: Connection, runtime: Runtime, message: wire.TransferMessage) -> int:
@@ -190,39 +214,50 @@ def read_deliver(conn: Connection, runtime: Runtime, message: wire.TransferMessa
     return wire.parse_money(message.deliver, get_currency(conn))
 
 
+def _hop_links(conn: Connection, actor: str, downstream: str) -> peers.Link:
+    """Checks the sender before anything is asked of the downstream: its active link."""
+    sender_link(conn, actor)
+    return peers.active_link(conn, downstream)
+
+
 async def _ask_downstream_quote(
-    runtime: Runtime, message: wire.TransferMessage, downstream: str
+    runtime: Runtime, message: wire.TransferMessage, link: peers.Link
 ) -> transport.Answer:
-    link = await runtime.db.read(peers.active_link, downstream)
     answer = await transport.ask_peer(runtime, link, "Offer", wire.render_transfer(message))
     if answer.kind == "Reject":
         raise Refusal(
             str(answer.result.get("code", "rejected")), str(answer.result.get("message", ""))
         )
     if answer.kind != "TentativeAccept":
-        raise Refusal("peer_unreachable", f"{downstream} did not answer the quote")
+        raise Refusal("peer_unreachable", f"{link.domain} did not answer the quote")
     return answer
 
 
 def _hop_quote(
     conn: Connection, runtime: Runtime, answer: transport.Answer, at: Position
-) -> tuple[int, str, dict[str, str], int]:
+) -> tuple[int, str, dict[str, str], int, Currency]:
     assert at.downstream is not None
     result = answer.result
     out = wire.parse_money(result.get("amount"), get_currency(conn))
     at_us = runtime.now_us()
-    needed, rate = _needed_from(conn, at.upstream, out, at_us)
+    upstream = peers.get_link(conn, at.upstream)
+    needed, rate = _needed_from(conn, upstream, out, at_us)
     rate_ids = dict(result.get("rates") or {})
     rate_ids[runtime.instance.domain] = rate.id
     end = wire.parse_instant(result.get("endTime"))
-    return needed, str(result.get("condition", "")), rate_ids, min(end, rate.valid_until_us)
+    condition = str(result.get("condition", ""))
+    return needed, condition, rate_ids, min(end, rate.valid_until_us), upstream.currency
 
 
 # -- prepare and commit ----------------------------------------------------------------
 
 
 def leg_request(
-    conn: Connection, runtime: Runtime, message: wire.TransferMessage, at: Position
+    conn: Connection,
+    runtime: Runtime,
+    message: wire.TransferMessage,
+    at: Position,
+    upstream: peers.Link,
 ) -> LegRequest:
     """The leg ``message`` asks this community to hold; raises `Refusal`."""
     assert message.condition is not None and message.expires_at_us is not None
@@ -230,8 +265,6 @@ def leg_request(
     margin = hop_margin_us(runtime)
     if message.expires_at_us - runtime.now_us() < margin // 2 + (margin if at.downstream else 0):
         raise Refusal("insufficient_timeout", "the transfer expires too soon to go on")
-    link = peers.get_link(conn, at.upstream)
-    upstream_currency = Currency(link.currency_code, link.currency_code, link.currency_scale)
     payee = None
     deliver_minor = None
     if at.downstream is None:
@@ -243,7 +276,7 @@ def leg_request(
         expires_at_us=message.expires_at_us,
         destination=message.destination,
         deliver=json.dumps(message.deliver, sort_keys=True),
-        amount_minor=wire.parse_money(message.amount, upstream_currency),
+        amount_minor=wire.parse_money(message.amount, upstream.currency),
         path=message.path,
         rate_ids=message.rate_ids or {},
         memo=message.memo,
@@ -256,8 +289,12 @@ def leg_request(
 
 
 def _prepare(
-    conn: Connection, runtime: Runtime, message: wire.TransferMessage, at: Position
-) -> Leg:
+    conn: Connection, runtime: Runtime, message: wire.TransferMessage, at: Position, actor: str
+) -> tuple[Leg, Currency, Onward | None]:
+    """The leg (held now, or as it was), our currency, and what sending a new leg on
+    takes (`send_on`)."""
+    upstream = sender_link(conn, actor)
+    currency = get_currency(conn)
     existing = clearing.find_leg(conn, message.transfer_id)
     if existing is not None:
         # A replay (or a status query): answered from the leg's state, whatever time
@@ -268,36 +305,46 @@ def _prepare(
         )
         if not same:
             raise LegConflict(message.transfer_id)
-        return existing
+        return existing, currency, None
+    links = {at.upstream: upstream}
     fulfilment = None
     if at.downstream is None:  # the payee's community commits as it prepares
         fulfilment = fulfilment_for(runtime.settings.secret_key, message.transfer_id)
-    request = leg_request(conn, runtime, message, at)
-    return clearing.prepare(conn, request, runtime.now_us(), fulfilment=fulfilment)
+    else:
+        links[at.downstream] = peers.get_link(conn, at.downstream)
+    request = leg_request(conn, runtime, message, at, upstream)
+    now_us = runtime.now_us()
+    leg = clearing.prepare_new(conn, request, now_us, fulfilment=fulfilment, links=links)
+    if at.downstream is None:
+        return leg, currency, None
+    return leg, currency, Onward(links[at.downstream], currency)
 
 
 async def answer_prepare(
-    runtime: Runtime, request_id: str, message: wire.TransferMessage, at: Position
+    runtime: Runtime, request_id: str, message: wire.TransferMessage, at: Position, actor: str
 ) -> tuple[int, dict[str, Any]]:
-    """Hold this community's leg, send it on if there is more path, and answer."""
+    """Hold this community's leg (asked by ``actor``, the upstream's instance actor),
+    send it on if there is more path, and answer."""
     try:
-        leg = await runtime.db.write(_prepare, runtime, message, at)
+        leg, currency, next_hop = await runtime.db.write(_prepare, runtime, message, at, actor)
     except LedgerError as error:
         return 200, reject(runtime, request_id, message.transfer_id, refusal_of(error))
     failpoints.reach(runtime.settings, "hop_prepared" if at.downstream else "payee_committed")
     if leg.state is LegState.PREPARED and leg.downstream_domain is not None:
-        leg = await send_on(runtime, leg)
+        leg = await send_on(runtime, leg, next_hop)
         if leg.state is LegState.COMMITTED:
             failpoints.reach(runtime.settings, "hop_committed")
-    currency = await runtime.db.read(get_currency)
     return answer_for_leg(runtime, request_id, leg, currency)
 
 
-async def send_on(runtime: Runtime, leg: Leg) -> Leg:
+async def send_on(runtime: Runtime, leg: Leg, known: Onward | None = None) -> Leg:
     """Send a prepared leg to its downstream and apply the answer: commit with the
-    fulfilment, abort on a refusal, or stay prepared if there is no answer yet."""
+    fulfilment, abort on a refusal, or stay prepared if there is no answer yet.
+    ``known``: the downstream's link and our currency, if read with the leg."""
     assert leg.downstream_domain is not None
-    link, currency = await runtime.db.read(_link_and_currency, leg.downstream_domain)
+    if known is None:
+        known = await runtime.db.read(onward, leg.downstream_domain)
+    link, currency = known.link, known.currency
     expires = leg.expires_at_us - hop_margin_us(runtime)
     message = wire.TransferMessage(
         transfer_id=leg.transfer_id,
@@ -315,10 +362,6 @@ async def send_on(runtime: Runtime, leg: Leg) -> Leg:
         runtime, link, "Offer", wire.render_transfer(message), timeout
     )
     return await apply_answer(runtime, leg, answer, link.currency_code, link.currency_scale)
-
-
-def _link_and_currency(conn: Connection, domain: str) -> tuple[peers.Link, Currency]:
-    return peers.get_link(conn, domain), get_currency(conn)
 
 
 async def apply_answer(

@@ -7,6 +7,11 @@ peer like any inbox POST; the answer comes back on the connection we opened to t
 inbox the peer publishes (TLS in production), and a fulfilment proves itself
 (its SHA-256 is the condition). What cannot be sent now is sent again by
 `fediverse_share.clearing.recovery`, and every request is idempotent.
+
+Requests go through the runtime's keep-alive delivery client
+(`activitypub.delivery_client`, with the same address policy as every other request):
+a settlement's CPU went mostly to httpx when they went through it (bench/clearing.py).
+The instance actor's signing key is looked up once per runtime.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ from typing import Any
 import orjson
 
 from activitypub.errors import ActivityPubError
+from activitypub.signatures import sign_request
+from activitypub.vocabulary import ACTIVITY_JSON
 from exchange.peers import Link
+from fediverse_share import actors
 from fediverse_share.clearing import wire
-from fediverse_share.federation.fetching import fetcher_for
 from fediverse_share.runtime import Runtime
+from fediverse_share.signing_keys import SigningKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +74,43 @@ async def ask_peer(
 async def ask(
     runtime: Runtime, inbox_url: str, document: dict[str, Any], timeout_seconds: float
 ) -> Answer:
-    """POST ``document`` signed by our instance actor; never raises for the network."""
-    fetcher = await fetcher_for(runtime)
+    """POST ``document`` signed by our instance actor; never raises for the network.
+
+    An answer that is not a JSON object with a status below 500 is no answer."""
+    key = await _signer(runtime)
+    body = orjson.dumps(document)
+    headers = {"Content-Type": ACTIVITY_JSON, "Accept": "application/json"}
     try:
-        status, answer = await fetcher.post_json(
-            inbox_url, orjson.dumps(document), timeout_seconds=max(0.5, timeout_seconds)
+        headers.update(
+            sign_request(
+                "POST", inbox_url, headers, body, key_id=key.key_id, private_key=key.private_key
+            )
+        )
+        answer = await runtime.delivery_client.post(
+            inbox_url,
+            body,
+            headers,
+            timeout_seconds=max(0.5, timeout_seconds),
+            max_body_bytes=runtime.settings.max_body_bytes,
         )
     except ActivityPubError as error:
         return Answer(0, {}, error.message)
-    return Answer(status, answer)
+    except TimeoutError:
+        return Answer(0, {}, f"posting to {inbox_url} timed out")
+    except OSError as error:
+        return Answer(0, {}, f"could not post to {inbox_url}: {type(error).__name__}")
+    try:
+        answered = orjson.loads(answer.body)
+    except orjson.JSONDecodeError:
+        answered = None
+    if not isinstance(answered, dict) or not 200 <= answer.status < 500:
+        return Answer(0, {}, f"{inbox_url} answered {answer.status}")
+    return Answer(answer.status, answered)
+
+
+async def _signer(runtime: Runtime) -> SigningKey:
+    """Our instance actor's signing key (a local actor's key never changes in place)."""
+    if runtime.clearing_signer is None:
+        actor = await runtime.db.read(actors.get_local_actor, runtime.instance.domain)
+        runtime.clearing_signer = await runtime.keys.signing_key(actor["id"])
+    return runtime.clearing_signer
