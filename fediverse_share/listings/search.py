@@ -321,15 +321,16 @@ def _search_postgres(
     best: list[tuple[int, float]] = []  # (id, rank)
     found = 0
     last = len(quantiles) - 1
-    top, covered, indexed = last, 0, False  # indexed: enable_indexscan is off
+    top, covered = last, 0
+    # Slices are short statements: parallel workers would cost more to start than
+    # they save. The planner's settings as they were are put back at the end.
+    planner = _PlannerSettings(conn)
     while True:
         missing = bound - found
         width = slicer.width(missing, top, covered)
         bottom = top - width  # the slice is (quantiles[bottom], quantiles[top]]
         through_index = slicer.through_index(missing, top)
-        if through_index != indexed:
-            conn.execute(text(f"SET LOCAL enable_indexscan = {'off' if through_index else 'on'}"))
-            indexed = through_index
+        planner.set(max_parallel_workers_per_gather="0", enable_indexscan=not through_index)
         # Not when walking: the keys of each listing walked would be computed.
         if keys_condition is not None and (through_index or slicer.density is None):
             conditions = [keys_condition, *([words_condition] if checked else [])]
@@ -361,13 +362,45 @@ def _search_postgres(
         if found >= bound or bottom == 0:
             break
         slicer.observe(found, covered)
-    if indexed:
-        conn.execute(text("SET LOCAL enable_indexscan = on"))
+    planner.restore()
     best.sort(key=lambda pair: (-pair[1], -pair[0]))
     page = dict(best[query.offset : query.offset + limit])
     rows = conn.execute(select(l).where(l.c.id.in_(page))).mappings()
     listings = {row["id"]: Listing.from_row(row) for row in rows}
     return [(listings[listing_id], rank) for listing_id, rank in page.items()]
+
+
+class _PlannerSettings:
+    """Settings of the planner changed for the rest of the transaction (``SET LOCAL``),
+    one statement for all the changes of a step, and put back as they were."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._current: dict[str, str] = {}
+        self._before: dict[str, str] = {}
+
+    def set(self, **settings: str | bool) -> None:
+        wanted = {
+            name: ("on" if value else "off") if isinstance(value, bool) else value
+            for name, value in settings.items()
+        }
+        changed = {
+            name: value for name, value in wanted.items() if self._current.get(name) != value
+        }
+        if not changed:
+            return
+        # Names are this module's own; current_setting runs before set_config.
+        columns = ", ".join(
+            f"current_setting('{name}'), set_config('{name}', '{value}', true)"
+            for name, value in changed.items()
+        )
+        row = self._conn.execute(text(f"SELECT {columns}")).one()
+        for number, name in enumerate(changed):
+            self._before.setdefault(name, row[2 * number])
+        self._current.update(changed)
+
+    def restore(self) -> None:
+        self.set(**self._before)
 
 
 def _keys_query(keys: list[list[str]], joiner: str, tags: list[str]) -> str:

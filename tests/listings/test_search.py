@@ -135,6 +135,21 @@ async def test_only_the_newest_candidates_are_ranked(instance: Instance, analyze
     assert await _found(instance, in_the_garden) == ["Ladder"]
     everything = await _found(instance, SearchQuery(text="ladder", candidates=5, limit=5))
     assert everything == ["Ladder", "Tools 4", "Tools 3", "Tools 2", "Tools 1"]
+    if instance.runtime.db.dialect == "postgresql":
+        assert await instance.runtime.db.read(_planner_settings_kept) is True
+
+
+def _planner_settings_kept(conn: Connection) -> bool:
+    """Whether the rest of a transaction plans as before a search (which changes the
+    planner's settings for its own statements)."""
+    names = ("enable_indexscan", "max_parallel_workers_per_gather")
+
+    def settings() -> list[str]:
+        return [conn.exec_driver_sql(f"SHOW {name}").scalar_one() for name in names]
+
+    before = settings()
+    search(conn, SearchQuery(text="ladder", category="garden", candidates=3), now_us())
+    return settings() == before
 
 
 @pytest.mark.parametrize("analyzed", [False, True], ids=["no statistics", "statistics"])
