@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
@@ -216,9 +216,15 @@ _UPDATE_LEG = (
 )
 
 
+def leg_from_raw(values: Sequence[Any]) -> Leg:
+    """A leg from a raw row of ``clearing_legs`` (`exchange.sql`: the table's columns, in
+    its order)."""
+    return _leg_from_values(dict(zip(_LEG_FIELDS, values, strict=True)))
+
+
 def find_leg(conn: Connection, transfer_id: str, *, lock: bool = False) -> Leg | None:
     rows = sql.fetch_all(conn, _LOCK_LEG if lock else _FIND_LEG, {"transfer_id": transfer_id})
-    return _leg_from_values(dict(zip(_LEG_FIELDS, rows[0], strict=True))) if rows else None
+    return leg_from_raw(rows[0]) if rows else None
 
 
 def get_leg(conn: Connection, transfer_id: str, *, lock: bool = False) -> Leg:

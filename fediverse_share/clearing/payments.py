@@ -95,10 +95,18 @@ _Q = ct.quotes
 _QUOTE_FIELDS = tuple(column.name for column in _Q.c)
 _FIND_QUOTE = select(_Q).where(_Q.c.quote_id == bindparam("quote_id"))
 _INSERT_QUOTE = _Q.insert()
+#: A quote and the payer's leg of its transfer, if paid: one statement.
+_FIND_PAYMENT = (
+    select(_Q, ct.legs)
+    .select_from(_Q.outerjoin(ct.legs, ct.legs.c.transfer_id == _Q.c.transfer_id))
+    .where(_Q.c.quote_id == bindparam("quote_id"))
+)
+#: Claims an unpaid quote for a payment key; no row back if another request paid it.
 _SET_KEY = (
     update(_Q)
-    .where(_Q.c.quote_id == bindparam("b_quote_id"))
+    .where(_Q.c.quote_id == bindparam("b_quote_id"), _Q.c.payment_key.is_(None))
     .values(payment_key=bindparam("b_key"))
+    .returning(_Q.c.quote_id)
 )
 
 
@@ -109,10 +117,15 @@ def find_quote(conn: Connection, quote_id: str) -> Quote | None:
 
 def find_payment(conn: Connection, payer: str, quote_id: str) -> CrossPayment | None:
     """The payer's payment (or quote) ``quote_id``; ``None`` for anybody else's."""
-    quote = find_quote(conn, quote_id)
-    if quote is None or quote.payer != payer:
+    rows = sql.fetch_all(conn, _FIND_PAYMENT, {"quote_id": quote_id})
+    if not rows:
         return None
-    return CrossPayment(quote, clearing.find_leg(conn, quote.transfer_id))
+    columns = len(_QUOTE_FIELDS)
+    quote = _quote_from_values(dict(zip(_QUOTE_FIELDS, rows[0][:columns], strict=True)))
+    if quote.payer != payer:
+        return None
+    leg = rows[0][columns:]
+    return CrossPayment(quote, None if leg[0] is None else clearing.leg_from_raw(leg))
 
 
 def find_by_key(conn: Connection, payer: str, key: str) -> CrossPayment | None:
@@ -218,7 +231,13 @@ def _start(
         return payment, None
     if at >= q.valid_until_us:
         raise QuoteRefused("the quote has expired; ask for a new one", code="quote_expired")
-    sql.fetch_all(conn, _SET_KEY, {"b_quote_id": quote_id, "b_key": key})
+    if not sql.fetch_all(conn, _SET_KEY, {"b_quote_id": quote_id, "b_key": key}):
+        # Paid by a request that committed since we read (on PostgreSQL the UPDATE
+        # waited for it): answered as that payment, if with the same key.
+        paid = find_payment(conn, payer.username, quote_id)
+        if paid is None or paid.quote.payment_key != key:
+            raise IdempotencyConflict(f"quote {quote_id}")
+        return paid, None
     downstream = peers.get_link(conn, q.path[1])
     request = LegRequest(
         transfer_id=q.transfer_id,

@@ -3,11 +3,14 @@ a community in between, and every ledger stays zero-sum with mirrored link posit
 
 from __future__ import annotations
 
+import asyncio
 from fractions import Fraction
 
 import httpx
+import pytest
 
 from exchange import clearing
+from exchange.errors import IdempotencyConflict
 from exchange.peers import LinkStatus
 from exchange.settings import get_currency
 from fediverse_share.clearing import directory, payments, peering, reconcile, wire
@@ -51,6 +54,26 @@ async def test_direct_payment_settles_both_ledgers(linked):
     ours, theirs = await _leg(a, quote.transfer_id), await _leg(c, quote.transfer_id)
     assert ours.out_minor == theirs.amount_in_minor == 2_50
     assert ours.downstream_gross_minor == theirs.gross_minor == 5_000
+    for community in (a, c):
+        assert await community.audit() == []
+
+
+async def test_a_quote_paid_twice_at_once_with_one_key_is_one_payment(linked):
+    """Two requests paying the same quote under the same key at the same moment (each
+    may find it unpaid) end as one committed payment, booked once; a third with
+    another key is a conflict."""
+    a, _, c = linked
+    quote = await payments.quote(a.runtime, a.member, "carol", c.domain, "5", "CCC")
+    first, second = await asyncio.gather(
+        *(payments.pay(a.runtime, a.member, quote.quote_id, "key-1") for _ in range(2))
+    )
+    assert first.leg is not None and second.leg is not None
+    assert first.leg.transfer_id == second.leg.transfer_id == quote.transfer_id
+    assert (first.state, second.state) == ("committed", "committed")
+    with pytest.raises(IdempotencyConflict):
+        await payments.pay(a.runtime, a.member, quote.quote_id, "key-2")
+    assert (await a.account("alice")).balance_minor == -2_50
+    assert (await c.account("carol")).balance_minor == 5_000
     for community in (a, c):
         assert await community.audit() == []
 
