@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from activitypub.objects import id_of
 from exchange.money import Currency, parse_amount, render_amount
@@ -231,8 +232,13 @@ def parse_transfer(obj: Any) -> TransferMessage:
     memo = obj.get("memo", "")
     if not isinstance(memo, str) or len(memo) > 500:
         raise MessageInvalid("a memo is a string of at most 500 characters")
+    transfer_id = _str(obj, "transfer")
+    if _authority(transfer_id) != path[0].lower():
+        # The payer's community mints the id: one on another community's host could
+        # take the place of that community's own transfer in our records.
+        raise MessageInvalid("a transfer's id is a URL of the first community on its path")
     message = TransferMessage(
-        transfer_id=_str(obj, "transfer"),
+        transfer_id=transfer_id,
         path=tuple(path),
         destination=_str(obj, "destination", 300),
         deliver=_dict(obj, "deliver"),
@@ -251,6 +257,11 @@ def parse_transfer(obj: Any) -> TransferMessage:
         expires_at_us=end,
         rate_ids=_rate_ids(obj.get("rates", {})),
     )
+
+
+def _authority(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.netloc.lower() if parts.scheme in ("https", "http") else ""
 
 
 def _instant(obj: dict[str, Any], name: str) -> int:

@@ -200,6 +200,53 @@ async def test_a_lost_answer_after_the_commit_leaves_an_in_doubt_leg_that_freeze
         await _clean(a, b, c)
 
 
+async def _offer(
+    sender: Community, receiver: Community, message: settlement.wire.TransferMessage
+) -> settlement.transport.Answer:
+    """``sender``'s instance actor offers ``message`` to ``receiver``'s, signed."""
+    return await settlement.transport.ask(
+        sender.runtime,
+        receiver.runtime.instance.base_url + "/actor/inbox",
+        settlement.wire.activity(
+            "Offer",
+            settlement.transport.message_id(sender.runtime),
+            sender.runtime.instance.instance_actor_uri,
+            receiver.runtime.instance.instance_actor_uri,
+            settlement.wire.render_transfer(message),
+        ),
+        5.0,
+    )
+
+
+async def test_a_peer_cannot_take_the_place_of_our_own_transfer(linked, tmp_path: Path):
+    """C asks A to pass on, to D, a leg under the id of A's own quote (ids are
+    guessable): it is refused, as any transfer whose id is not on the first community of
+    its path, and A's payment of that quote then settles as its own."""
+    a, b, c = linked
+    async with community("d", "dora", tmp_path) as d:
+        await link(a, d, "100", "100")
+        await post_rate(d, "AAA", "1")
+        quote = await _quote(a, c, "2", "CCC")
+        forged = settlement.wire.TransferMessage(
+            transfer_id=quote.transfer_id,
+            path=(c.domain, a.domain, d.domain),
+            destination=f"acct:dora@{d.domain}",
+            deliver={"currency": "DDD", "value": "0.01"},
+            memo="",
+            condition=quote.condition,
+            amount={"currency": "CCC", "value": "0.100"},
+            expires_at_us=now_us() + 60_000_000,
+            rate_ids={a.domain: "CCC-1", d.domain: "AAA-1"},
+        )
+        answer = await _offer(c, a, forged)
+        assert (answer.kind, answer.result["code"]) == ("Reject", "invalid_message")
+        assert await _states(quote.transfer_id, a, d) == [None, None]
+        paid = await payments.pay(a.runtime, a.member, quote.quote_id, "k")
+        assert paid.state == "committed" and paid.leg is not None
+        assert paid.leg.role.value == "payer"
+        await _clean(a, b, c, d)
+
+
 async def test_only_peers_may_send_clearing_messages(linked, tmp_path: Path):
     """A community C has no link with is refused, and nothing is held anywhere."""
     a, b, c = linked
@@ -218,18 +265,7 @@ async def test_only_peers_may_send_clearing_messages(linked, tmp_path: Path):
             expires_at_us=now_us() + 60_000_000,
             rate_ids={},
         )
-        answer = await settlement.transport.ask(
-            d.runtime,
-            c.runtime.instance.base_url + "/actor/inbox",
-            settlement.wire.activity(
-                "Offer",
-                settlement.transport.message_id(d.runtime),
-                d.runtime.instance.instance_actor_uri,
-                c.runtime.instance.instance_actor_uri,
-                settlement.wire.render_transfer(message),
-            ),
-            5.0,
-        )
+        answer = await _offer(d, c, message)
         assert answer.kind == "Reject"
         assert answer.result["code"] == "unknown_peer"
         assert await _balances(a, b, c) == before
