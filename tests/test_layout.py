@@ -56,3 +56,17 @@ def test_nothing_happens_at_import_time() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_server_does_not_load_alembic() -> None:
+    """Alembic is for init and upgrades: loaded by a serving process it costs ~9 MB."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, fediverse_share.app, fediverse_share.worker\n"
+        "import fediverse_share.listings.search, fediverse_share.listings.matching\n"
+        "assert 'alembic' not in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

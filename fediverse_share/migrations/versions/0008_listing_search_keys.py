@@ -13,6 +13,8 @@ computes every listing's keys: about 5 minutes at 1,000,000 listings on a loaded
 
 from __future__ import annotations
 
+from alembic import op
+
 from fediverse_share.listings.search_index import (
     move_search_index_into_listings,
     move_search_index_out_of_listings,
@@ -25,8 +27,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    move_search_index_into_listings()
+    move_search_index_into_listings(op)
 
 
 def downgrade() -> None:
-    move_search_index_out_of_listings()
+    move_search_index_out_of_listings(op)
