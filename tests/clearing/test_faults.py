@@ -330,6 +330,24 @@ async def test_a_suspended_link_refuses_new_payments_until_resumed(linked):
     assert paid.state == "committed"
 
 
+async def test_a_payment_prepared_before_a_suspension_still_completes(linked):
+    """C suspends its link with B while a payment to B waits at C (B is down): when B is
+    back the prepared leg is sent on and commits on every hop; new payments are refused."""
+    a, b, c = linked
+    quote = await _quote(a, b, "12", "BBB")
+    await b.stop()
+    paid = await payments.pay(a.runtime, a.member, quote.quote_id, "k")
+    assert paid.state == "pending"
+    await c.runtime.db.write(peering.set_status, c.runtime, b.domain, LinkStatus.SUSPENDED)
+    await b.start()
+    await _recover(c, a)
+    assert await _states(quote.transfer_id, a, c, b) == [LegState.COMMITTED] * 3
+    with pytest.raises(Refusal) as refused:
+        await _quote(a, b, "1", "BBB")
+    assert refused.value.code in ("link_not_active", "no_route")
+    await _clean(a, b, c)
+
+
 async def test_statements_are_not_compared_while_a_leg_is_in_flight(linked):
     """With a leg prepared on the link, a statement waits instead of freezing the link."""
     a, b, c = linked
