@@ -15,10 +15,6 @@ Mastodon's ``FetchResourceService`` and ``JsonLdHelper#fetch_resource``:
   on the way (``compare_id``); with ``id_is_known=False`` a document whose ``id``
   differs is fetched once more from that ``id``, and must be served there.
 
-`post_json` is the same discipline for a request that wants an answer: a signed POST
-(``(request-target) host date digest content-type``) whose JSON reply is read with the
-cap, without redirects (a server-to-server exchange that moved is a failure).
-
 Failures are typed: `FetchRefused` (policy), `FetchFailed` with the status (network,
 timeout, unexpected status), `Gone` (410), `ResponseTooLarge`, `DocumentInvalid`.
 """
@@ -46,7 +42,6 @@ from activitypub.keys import PrivateKey
 from activitypub.signatures import sign_request
 from activitypub.vocabulary import (
     ACCEPT_ACTIVITY,
-    ACTIVITY_JSON,
     ACTIVITY_MEDIA_TYPES,
     media_type_of,
 )
@@ -146,48 +141,6 @@ class Fetcher:
             except httpx.HTTPError as error:
                 raise FetchFailed(f"could not fetch {hop}: {type(error).__name__}") from None
         raise FetchFailed(f"{url} redirected more than {self._max_redirects} times")
-
-    async def post_json(
-        self, url: str, body: bytes, *, timeout_seconds: float | None = None
-    ) -> tuple[int, dict[str, Any]]:
-        """POST ``body`` (an activity) signed to ``url``; the status and the JSON object
-        it answered with. Raises `FetchRefused`, `FetchFailed` (network, timeout, no JSON
-        object in a 2xx or 4xx answer, any other status), `ResponseTooLarge`."""
-        timeout = self._timeout_seconds if timeout_seconds is None else timeout_seconds
-        headers = {"Content-Type": ACTIVITY_JSON, "Accept": "application/json"}
-        try:
-            async with asyncio.timeout(timeout):
-                await self.policy.check_url(url)
-                if self._key_id is not None and self._private_key is not None:
-                    headers.update(
-                        sign_request(
-                            "POST",
-                            url,
-                            headers,
-                            body,
-                            key_id=self._key_id,
-                            private_key=self._private_key,
-                        )
-                    )
-                async with self._client.stream(
-                    "POST", url, content=body, headers=headers, follow_redirects=False,
-                    timeout=httpx.Timeout(timeout),
-                ) as response:  # fmt: skip
-                    answer = await self._read(url, response)
-                    status = response.status_code
-        except TimeoutError:
-            raise FetchFailed(f"posting to {url} timed out") from None
-        except httpx.InvalidURL:
-            raise FetchRefused(f"{url!r} is not a URL we can request") from None
-        except httpx.HTTPError as error:
-            raise FetchFailed(f"could not post to {url}: {type(error).__name__}") from None
-        try:
-            document = orjson.loads(answer)
-        except orjson.JSONDecodeError:
-            document = None
-        if not isinstance(document, dict) or not 200 <= status < 500:
-            raise FetchFailed(f"{url} answered {status}", status=status)
-        return status, document
 
     def _headers(self, url: str, accept: str, signed: bool) -> dict[str, str]:
         headers = {"Accept": accept, "Accept-Encoding": "gzip, deflate"}

@@ -69,9 +69,9 @@ class Runtime:
     peer_routes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: When each periodic worker job last ran (microseconds), by the job's name.
     schedule: dict[str, int] = field(default_factory=dict)
-    #: The instance actor's signing key, which signs clearing requests (looked up once:
-    #: see `fediverse_share.clearing.transport`).
-    clearing_signer: SigningKey | None = None
+    #: The instance actor's signing key, once looked up
+    #: (`fediverse_share.federation.fetching.instance_signing_key`).
+    instance_key: SigningKey | None = None
 
     def __post_init__(self) -> None:
         self.keys = SigningKeys(self.db)

@@ -11,7 +11,7 @@ inbox the peer publishes (TLS in production), and a fulfilment proves itself
 Requests go through the runtime's keep-alive delivery client
 (`activitypub.delivery_client`, with the same address policy as every other request):
 a settlement's CPU went mostly to httpx when they went through it (bench/clearing.py).
-The instance actor's signing key is looked up once per runtime.
+Our instance actor's key signs them (`federation.fetching.instance_signing_key`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ from activitypub.errors import ActivityPubError
 from activitypub.signatures import sign_request
 from activitypub.vocabulary import ACTIVITY_JSON
 from exchange.peers import Link
-from fediverse_share import actors
 from fediverse_share.clearing import wire
+from fediverse_share.federation.fetching import instance_signing_key
 from fediverse_share.runtime import Runtime
-from fediverse_share.signing_keys import SigningKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +76,7 @@ async def ask(
     """POST ``document`` signed by our instance actor; never raises for the network.
 
     An answer that is not a JSON object with a status below 500 is no answer."""
-    key = await _signer(runtime)
+    key = await instance_signing_key(runtime)
     body = orjson.dumps(document)
     headers = {"Content-Type": ACTIVITY_JSON, "Accept": "application/json"}
     try:
@@ -106,11 +105,3 @@ async def ask(
     if not isinstance(answered, dict) or not 200 <= answer.status < 500:
         return Answer(0, {}, f"{inbox_url} answered {answer.status}")
     return Answer(answer.status, answered)
-
-
-async def _signer(runtime: Runtime) -> SigningKey:
-    """Our instance actor's signing key (a local actor's key never changes in place)."""
-    if runtime.clearing_signer is None:
-        actor = await runtime.db.read(actors.get_local_actor, runtime.instance.domain)
-        runtime.clearing_signer = await runtime.keys.signing_key(actor["id"])
-    return runtime.clearing_signer

@@ -12,11 +12,20 @@ from activitypub.fetch import Fetcher
 from fediverse_share import actors
 from fediverse_share.http import address_policy
 from fediverse_share.runtime import Runtime
+from fediverse_share.signing_keys import SigningKey
+
+
+async def instance_signing_key(runtime: Runtime) -> SigningKey:
+    """Our instance actor's key, which signs fetches and clearing requests (looked up
+    once per runtime: a local actor's key never changes in place)."""
+    if runtime.instance_key is None:
+        actor = await runtime.db.read(actors.get_local_actor, runtime.instance.domain)
+        runtime.instance_key = await runtime.keys.signing_key(actor["id"])
+    return runtime.instance_key
 
 
 async def fetcher_for(runtime: Runtime) -> Fetcher:
-    instance_actor = await runtime.db.read(actors.get_local_actor, runtime.instance.domain)
-    key = await runtime.keys.signing_key(instance_actor["id"])
+    key = await instance_signing_key(runtime)
     return Fetcher(
         runtime.http,
         address_policy(runtime.settings),

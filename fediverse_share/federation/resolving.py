@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, or_, select
 
 from activitypub.errors import ActivityPubError
+from activitypub.fetch import Fetcher
 from activitypub.objects import id_of, types_of
 from fediverse_share import tables
 from fediverse_share.errors import AppError
@@ -95,9 +96,8 @@ def _named_objects(page: dict[str, Any]) -> list[str]:
     return named
 
 
-async def _outbox_objects(runtime: Runtime, outbox_url: str) -> list[str]:
+async def _outbox_objects(fetcher: Fetcher, outbox_url: str) -> list[str]:
     """The objects the first page of an outbox names, newest first."""
-    fetcher = await fetcher_for(runtime)
     outbox = await fetcher.fetch_json(outbox_url)
     first = outbox.get("first")
     if isinstance(first, dict) and id_of(first) is None:
@@ -113,13 +113,14 @@ async def posts_of_actor(runtime: Runtime, actor: RowMapping) -> list[int]:
     is left out; the others are kept."""
     if actor["local"] or not actor["outbox"]:
         return []
-    uris = await _outbox_objects(runtime, actor["outbox"])
+    fetcher = await fetcher_for(runtime)
+    uris = await _outbox_objects(fetcher, actor["outbox"])
     gate = asyncio.Semaphore(_AT_ONCE)
 
     async def one(uri: str) -> int | None:
         async with gate:
             with contextlib.suppress(ActivityPubError, AppError):
-                document = await (await fetcher_for(runtime)).fetch_json(uri)
+                document = await fetcher.fetch_json(uri)
                 if set(types_of(document)) & POST_TYPES:
                     return await _store_post(runtime, document)
             return None
