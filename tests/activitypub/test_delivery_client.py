@@ -323,3 +323,38 @@ async def test_a_timed_out_request_closes_its_connection(client):
         assert (await post(client, url)).status == 202
         release.set()
     assert len(counts) == 2
+
+
+async def test_a_connection_the_server_wrote_to_unasked_is_not_reused(client):
+    """Bytes after the answer would be taken for the next answer: a new connection."""
+
+    async def handler(reader, writer, number):
+        while await read_request(reader) is not None:
+            writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\nextra")
+
+    async with raw_server(handler) as (url, counts):
+        assert (await post(client, url)).status == 202
+        await asyncio.sleep(0.05)  # the extra bytes arrive while the connection is idle
+        assert (await post(client, url)).status == 202
+    assert len(counts) == 2
+
+
+async def test_an_answer_written_a_byte_at_a_time_is_read_whole(client):
+    """The head, the chunk sizes and the body may come in any pieces."""
+    answer = (
+        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\nX-Long: "
+        + b"y" * 300
+        + b"\r\n\r\n3\r\none\r\n4\r\n,two\r\n0\r\nTrailer: t\r\n\r\n"
+    )
+
+    async def handler(reader, writer, number):
+        while await read_request(reader) is not None:
+            for index in range(len(answer)):
+                writer.write(answer[index : index + 1])
+                await writer.drain()
+
+    async with raw_server(handler) as (url, counts):
+        for _ in range(2):
+            reply = await post(client, url)
+            assert (reply.status, reply.body, reply.reusable) == (202, b"one,two", True)
+    assert len(counts) == 1
