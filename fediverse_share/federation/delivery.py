@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ from fediverse_share.runtime import Runtime
 from fediverse_share.upserts import insert_or_ignore
 
 CLAIM_BATCH = 200
+#: Claims one step may make (the first, and those made while deliveries go on).
+STEP_CLAIMS = 5
 LEASE_US = 120 * 1_000_000
 CONCURRENCY = 50
 #: Failing on this many distinct days makes a domain unavailable (Mastodon: 7).
@@ -126,19 +129,56 @@ def claim_due(conn: Connection, at_us: int, limit: int = CLAIM_BATCH) -> list[Jo
 
 
 async def deliver_due(runtime: Runtime) -> int:
-    """One worker step: claim due jobs, deliver them, record the outcomes."""
+    """One worker step: claim due jobs, deliver them, record the outcomes.
+
+    The database does not hold the senders up: when fewer jobs are left to start than
+    there are senders, the next batch is claimed (up to `STEP_CLAIMS` claims a step),
+    and every `CLAIM_BATCH` outcomes are recorded in one write while deliveries go on.
+    On PostgreSQL, a claim and a record took 10-25 ms for each batch of 200 with
+    nothing in flight, a sixth of the batch's time.
+    """
     jobs = await runtime.db.write(claim_due, now_us())
     if not jobs:
         return 0
-    results: dict[int, ap_delivery.DeliveryResult] = {}
-    queue = iter(jobs)
+    async with asyncio.TaskGroup() as group:
+        run = _Run(runtime, jobs, group)
+    return run.count
 
-    # CONCURRENCY senders take the jobs in turn from one iterator: fewer tasks and no
-    # semaphore, where a task per job waiting on one cost ~20 µs per delivery.
-    async def sender() -> None:
-        for job in queue:
+
+class _Run:
+    """One step's jobs, the senders that take them in turn, its claims and records.
+
+    `CONCURRENCY` senders take the jobs from one deque: fewer tasks and no semaphore,
+    where a task per job waiting on one cost ~20 µs per delivery.
+    """
+
+    def __init__(self, runtime: Runtime, jobs: list[Job], group: asyncio.TaskGroup) -> None:
+        self._runtime = runtime
+        self._group = group
+        self._waiting = deque(jobs)
+        self._outcomes: list[tuple[Job, ap_delivery.DeliveryResult]] = []
+        # A short batch means that nothing more is due, or that other workers have it.
+        self._claims_left = STEP_CLAIMS - 1 if len(jobs) == CLAIM_BATCH else 0
+        self._claiming: asyncio.Task[None] | None = None
+        self._senders = min(CONCURRENCY, len(jobs))
+        #: Jobs claimed in this step.
+        self.count = len(jobs)
+        for _ in range(self._senders):
+            group.create_task(self._send())
+
+    async def _send(self) -> None:
+        runtime = self._runtime
+        while True:
+            if not self._waiting:
+                if self._claiming is None:
+                    break
+                await self._claiming
+                continue
+            job = self._waiting.popleft()
+            if len(self._waiting) < CONCURRENCY:
+                self._claim_more()
             key = await runtime.keys.signing_key(job.signer_id)
-            results[job.id] = await ap_delivery.deliver(
+            result = await ap_delivery.deliver(
                 runtime.delivery_client,
                 job.inbox,
                 job.body.encode(),
@@ -146,11 +186,30 @@ async def deliver_due(runtime: Runtime) -> int:
                 private_key=key.private_key,
                 timeout_seconds=runtime.settings.http_timeout_seconds,
             )
+            self._outcomes.append((job, result))
+            if len(self._outcomes) >= CLAIM_BATCH:
+                self._record()
+        self._senders -= 1
+        if not self._senders:
+            self._record()
 
-    await asyncio.gather(*(sender() for _ in range(min(CONCURRENCY, len(jobs)))))
-    outcomes = [(job, results[job.id]) for job in jobs]
-    await runtime.db.write(record_outcomes, outcomes, now_us())
-    return len(jobs)
+    def _claim_more(self) -> None:
+        if self._claiming is None and self._claims_left:
+            self._claims_left -= 1
+            self._claiming = self._group.create_task(self._claim())
+
+    async def _claim(self) -> None:
+        jobs = await self._runtime.db.write(claim_due, now_us())
+        if len(jobs) < CLAIM_BATCH:
+            self._claims_left = 0
+        self._waiting.extend(jobs)
+        self.count += len(jobs)
+        self._claiming = None
+
+    def _record(self) -> None:
+        if self._outcomes:
+            outcomes, self._outcomes = self._outcomes, []
+            self._group.create_task(self._runtime.db.write(record_outcomes, outcomes, now_us()))
 
 
 def record_outcomes(

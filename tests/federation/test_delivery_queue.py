@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import Connection, func, select
@@ -72,3 +74,69 @@ async def test_two_workers_never_claim_the_same_job(tmp_path: Path) -> None:
         )
         ids = [job.id for claim in claims for job in claim]
         assert len(ids) == len(set(ids)) == 300
+
+
+@contextlib.asynccontextmanager
+async def counting_inboxes() -> AsyncIterator[tuple[str, list[str]]]:
+    """A loopback server that answers every POST 202; yields its origin and the paths
+    it was sent to, one entry per request."""
+    paths: list[str] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                request_line, *lines = head.decode("latin-1").split("\r\n")
+                fields = (line.partition(":") for line in lines)
+                length = next(int(v) for k, _, v in fields if k.lower() == "content-length")
+                await reader.readexactly(length)
+                paths.append(request_line.split(" ")[1])
+                writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", paths
+
+
+async def test_a_step_delivers_several_batches_and_two_workers_each_job_once(
+    tmp_path: Path,
+) -> None:
+    """One step claims further batches as it delivers, and records every outcome;
+    two workers' steps on one database together deliver every job exactly once."""
+    jobs = 2 * delivery.CLAIM_BATCH + 50
+    async with (
+        counting_inboxes() as (origin, paths),
+        prepared_instance("a", tmp_path, TEST_DATABASE_URL) as settings,
+        standalone.runtime(settings) as one,
+        standalone.runtime(settings) as two,
+    ):
+        member = await members.add_member(one, "alice", None)
+
+        def queue(conn: Connection, activity: str) -> list[str]:
+            inboxes = [f"{origin}/{activity}/{i}/inbox" for i in range(jobs)]
+            delivery.enqueue(
+                conn,
+                one,
+                activity_uri=f"{member.uri}/statuses/{activity}/create",
+                signer_id=member.actor_id,
+                body="{}",
+                inboxes=inboxes,
+                at_us=now_us(),
+            )
+            return inboxes
+
+        first = await one.db.write(queue, "1")
+        assert await delivery.deliver_due(one) == jobs  # three claims, one step
+        assert sorted(paths) == sorted(inbox.removeprefix(origin) for inbox in first)
+        assert await one.db.read(_rows) == 0
+
+        paths.clear()
+        second = await one.db.write(queue, "2")
+        done = await asyncio.gather(delivery.deliver_due(one), delivery.deliver_due(two))
+        assert sum(done) == jobs and max(done) > delivery.CLAIM_BATCH
+        assert sorted(paths) == sorted(inbox.removeprefix(origin) for inbox in second)
+        assert await one.db.read(_rows) == 0
+
+
+def _rows(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(tables.deliveries)).scalar_one()
