@@ -9,10 +9,10 @@ For SQLite and (when reachable) PostgreSQL, in this one run:
 
 * **domain**: `exchange.one_statement.post_transfer`, the entry point for a payment that
   is a whole transaction: on SQLite `exchange.transfers.create_transfer` through
-  `Database.write` (group commit), on PostgreSQL one statement per payment in its own
-  transaction (`Database.fetch_autocommit`); each payment checked against both
-  accounts' limits and idempotent by its id, between random pairs of 1,000 members; at
-  concurrency 1 and 32, with p50/p99 latency;
+  `Database.write` (group commit), on PostgreSQL one statement in its own transaction
+  for the payments sent at about the same time (`Database.fetch_batched`); each payment
+  checked against both accounts' limits and idempotent by its id, between random pairs
+  of 1,000 members; at concurrency 1 and 32, with p50/p99 latency;
 * **REST API**: ``POST /api/exchange/v1/payments`` to one ``fediverse-share serve
   --no-worker`` process on loopback (a fresh SQLite data directory, or a fresh schema in
   PostgreSQL), each with its member's OAuth bearer token (an app registered and tokens
@@ -295,6 +295,10 @@ SELECT count(*) FROM entries
 """
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """The statement keeps no session state: nothing to reset."""
+
+
 async def raw_postgres(url: str, schema: str, count: int, concurrency: int) -> Figures:
     """One asyncpg statement per transfer (autocommit), the raw limit on PostgreSQL."""
     dsn = asyncpg_dsn(url)
@@ -313,7 +317,10 @@ async def raw_postgres(url: str, schema: str, count: int, concurrency: int) -> F
     statement = RAW_PG_TRANSFER.format(s=f'"{schema}"')
     pairs = random.Random(concurrency)
     work = [[f"m{x}" for x in pairs.sample(range(MEMBERS), 2)] for _ in range(count)]
-    pool = await asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency)
+    # No reset between uses (a round trip each), as `Database.fetch_batched` does.
+    pool = await asyncpg.create_pool(
+        dsn, min_size=concurrency, max_size=concurrency, reset=_keep_session
+    )
     try:
 
         async def pay(i: int) -> None:

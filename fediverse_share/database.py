@@ -29,6 +29,13 @@ flusher (at most `_PG_FLUSHERS` at once) writes whatever has gathered while the
 previous transaction ran, so a busy inbox pays one transaction per batch instead of
 one per item. If ``fn`` raises for a batch, each of its items is written alone, so
 one bad item fails by itself and takes nothing else down.
+
+`Database.fetch_batched` is the same on PostgreSQL for a write that is one statement
+in its own transaction (a ledger payment, `exchange.one_statement`):
+items submitted while earlier statements run go to one statement, which does each
+item's write and returns each item's row. Items that share a key (an account, say)
+never go to the same statement, so the statement can treat its items as independent;
+the later one waits for the next statement.
 """
 
 from __future__ import annotations
@@ -37,23 +44,44 @@ import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 
 if TYPE_CHECKING:
+    import asyncpg
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 P = ParamSpec("P")
 T = TypeVar("T")
 Item = TypeVar("Item")
+Item_contra = TypeVar("Item_contra", contravariant=True)
 Query = Callable[Concatenate[Connection, P], T]
 #: Writes many items at once: one result per item, in the items' order.
 BatchQuery = Callable[[Connection, list[Item]], list[T]]
+
+
+class StatementBatch(Protocol[Item_contra]):
+    """One PostgreSQL statement that does the same write for several items at once
+    (`Database.fetch_batched`)."""
+
+    @property
+    def sql(self) -> str:
+        """The statement, as the driver takes it; one row per item, in the items' order."""
+        ...
+
+    def arguments(self, items: Sequence[Item_contra]) -> tuple[Any, ...]:
+        """The statement's arguments for ``items``."""
+        ...
+
+    def keys(self, item: Item_contra) -> Iterable[Hashable]:
+        """What ``item`` touches: items with a key in common go to different statements."""
+        ...
+
 
 # SQLSTATEs after which a PostgreSQL transaction may simply be tried again.
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
@@ -116,17 +144,21 @@ class Database:
         """
         return await self._impl.write_batched(fn, item)
 
-    async def fetch_autocommit(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        """PostgreSQL only: run one statement, ``sql`` as the driver takes it ($1, $2,
-        ...), with no transaction around it, and return its rows. The statement is its
-        own transaction, so a write done in one statement costs one round trip (no
-        BEGIN, no COMMIT), and the driver is called directly (~80 µs of client CPU less
-        than through SQLAlchemy's cursor, measured with bench/ledger.py's statement).
-        Retried like `write`. See `exchange.one_statement`.
+    async def fetch_batched(self, batch: StatementBatch[Item], item: Item) -> tuple[Any, ...]:
+        """PostgreSQL only: ``item``'s row of ``batch.sql``, run for ``item`` and other
+        items submitted at about the same time (see the module docstring).
+
+        The statement runs with no transaction around it, so it is its own transaction:
+        a write done in one statement costs one round trip (no BEGIN, no COMMIT). It
+        runs on the driver directly (~80 µs of client CPU less than through
+        SQLAlchemy's cursor, measured with bench/ledger.py), on connections of its own
+        whose plans are generic (see `_Postgres._statement_connections`). Retried like
+        `write`. If the statement raises for several items, each is run alone, and an
+        item's own error is raised here. Committed when this returns.
         """
         if not isinstance(self._impl, _Postgres):
-            raise NotImplementedError("fetch_autocommit is for PostgreSQL")
-        return await self._impl.fetch_autocommit(sql, args)
+            raise NotImplementedError("fetch_batched is for PostgreSQL")
+        return await self._impl.fetch_batched(batch, item)
 
     async def close(self) -> None:
         await self._impl.close()
@@ -326,6 +358,23 @@ class _Batcher:
     flushers: set[asyncio.Task[None]] = field(default_factory=set)
 
 
+def _independent(batch: StatementBatch[Any], pending: list[Any]) -> list[Any]:
+    """Take from ``pending``, in order, up to `_MAX_BATCH` entries with no key in common;
+    the others stay, in their order, for the next statement."""
+    taken: list[Any] = []
+    left: list[Any] = []
+    seen: set[Hashable] = set()
+    for entry in pending:
+        keys = set(batch.keys(entry[0]))
+        if len(taken) < _MAX_BATCH and seen.isdisjoint(keys):
+            taken.append(entry)
+            seen |= keys
+        else:
+            left.append(entry)
+    pending[:] = left
+    return taken
+
+
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
     if future.cancelled():  # its request went away; the item is written all the same
         return
@@ -347,6 +396,10 @@ class _Postgres:
         if schema:
             server_settings["search_path"] = schema
         connect_args = {"server_settings": server_settings}
+        self._server_settings = server_settings
+        self._dsn = "postgresql://" + url.split("://", 1)[1]
+        self._statement_pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
         # Twenty connections kept, none beyond: with ten kept and ten more "overflow",
         # 32 concurrent payments kept closing and opening connections (each new one
         # costs a connect and SQLAlchemy's set-up queries): 440 against 1,080 payments/s,
@@ -354,7 +407,8 @@ class _Postgres:
         self.engine: AsyncEngine = create_async_engine(
             url, pool_size=20, max_overflow=0, connect_args=connect_args
         )
-        self._batchers: dict[Callable[..., Any], _Batcher] = {}
+        #: Per batch function (`write_batched`) or statement (`fetch_batched`).
+        self._batchers: dict[object, _Batcher] = {}
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         async with self.engine.connect() as conn:
@@ -369,23 +423,54 @@ class _Postgres:
 
     exclusive = write
 
-    async def fetch_autocommit(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    async def _statement_connections(self) -> asyncpg.Pool:
+        """The connections `fetch_batched` runs on, opened on first use: one per flusher,
+        outside SQLAlchemy's pool, with ``plan_cache_mode = force_generic_plan``.
+
+        A batch statement takes arrays; PostgreSQL plans it again on every call (1 ms
+        for the ledger's, measured) because a generic plan's estimate for an array of
+        unknown length looks dearer than a plan made for the array at hand. The plan is
+        the same whatever the arrays hold (index lookups by key), so one generic plan
+        serves: 2 × the payments/s at concurrency 1 (bench/ledger.py).
+        """
+        async with self._pool_lock:
+            if self._statement_pool is None:
+                import asyncpg
+
+                settings = {**self._server_settings, "plan_cache_mode": "force_generic_plan"}
+                self._statement_pool = await asyncpg.create_pool(
+                    self._dsn,
+                    min_size=0,
+                    max_size=_PG_FLUSHERS,
+                    server_settings=settings,
+                    reset=_keep_session,
+                )
+            return self._statement_pool
+
+    async def _fetch(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        pool = await self._statement_connections()
+
         async def attempt() -> list[tuple[Any, ...]]:
-            async with self.engine.connect() as conn:
-                # Outside SQLAlchemy's adapter, which would BEGIN first: asyncpg runs a
-                # statement outside a transaction block as its own transaction.
-                driver = (await conn.get_raw_connection()).driver_connection
-                assert driver is not None
-                return [tuple(row) for row in await driver.fetch(sql, *args)]
+            async with pool.acquire() as conn:
+                return [tuple(row) for row in await conn.fetch(sql, *args)]
 
         return await _retried(attempt)
 
     async def write_batched(self, fn: BatchQuery[Item, T], item: Item) -> T:
-        batcher = self._batchers.setdefault(fn, _Batcher())
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        return await self._enqueue(fn, item, self._flush)  # type: ignore[no-any-return]
+
+    async def fetch_batched(self, batch: StatementBatch[Item], item: Item) -> tuple[Any, ...]:
+        return await self._enqueue(batch, item, self._flush_statements)  # type: ignore[no-any-return]
+
+    async def _enqueue(
+        self, key: Any, item: Any, flush: Callable[[Any, _Batcher], Coroutine[Any, Any, None]]
+    ) -> Any:
+        """``item``'s result, once a flusher (``flush(key, batcher)``) has written it."""
+        batcher = self._batchers.setdefault(key, _Batcher())
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         batcher.pending.append((item, future))
         if len(batcher.flushers) < _PG_FLUSHERS:
-            task = asyncio.create_task(self._flush(fn, batcher))
+            task = asyncio.create_task(flush(key, batcher))
             batcher.flushers.add(task)
             task.add_done_callback(batcher.flushers.discard)
         return await future
@@ -416,10 +501,48 @@ class _Postgres:
             else:
                 _settle(future, True, value)
 
+    async def _flush_statements(self, batch: StatementBatch[Any], batcher: _Batcher) -> None:
+        """Run the statement for what is pending, items with no key in common each
+        time, until nothing is left."""
+        await asyncio.sleep(0)  # items submitted in this loop iteration come along
+        while batcher.pending:
+            entries = _independent(batch, batcher.pending)
+            try:
+                rows = await self._fetch_rows(batch, [item for item, _ in entries])
+            except Exception as exc:  # each item alone, to give each its own outcome
+                if len(entries) == 1:
+                    _settle(entries[0][1], False, exc)
+                    continue
+                for item, future in entries:
+                    try:
+                        [row] = await self._fetch_rows(batch, [item])
+                    except Exception as alone:  # this item's outcome, for its caller
+                        _settle(future, False, alone)
+                    else:
+                        _settle(future, True, row)
+                continue
+            for (_, future), row in zip(entries, rows, strict=True):
+                _settle(future, True, row)
+
+    async def _fetch_rows(
+        self, batch: StatementBatch[Any], items: list[Any]
+    ) -> list[tuple[Any, ...]]:
+        rows = await self._fetch(batch.sql, batch.arguments(items))
+        if len(rows) != len(items):
+            raise ValueError(f"{len(rows)} rows for {len(items)} items")
+        return rows
+
     async def close(self) -> None:
         for batcher in self._batchers.values():
             await asyncio.gather(*batcher.flushers, return_exceptions=True)
+        if self._statement_pool is not None:
+            await self._statement_pool.close()
         await self.engine.dispose()
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Nothing to reset between statements that keep no session state (asyncpg's
+    default reset costs a round trip per use: half the rate at concurrency 1)."""
 
 
 async def _retried(attempt: Callable[[], Awaitable[T]]) -> T:
@@ -427,7 +550,7 @@ async def _retried(attempt: Callable[[], Awaitable[T]]) -> T:
     for number in range(1, _MAX_PG_ATTEMPTS + 1):
         try:
             return await attempt()
-        except Exception as exc:  # SQLAlchemy's errors, or asyncpg's (`fetch_autocommit`)
+        except Exception as exc:  # SQLAlchemy's errors, or asyncpg's (`fetch_batched`)
             if number == _MAX_PG_ATTEMPTS or _sqlstate(exc) not in _RETRYABLE_SQLSTATES:
                 raise
             await asyncio.sleep(0.002 * number)

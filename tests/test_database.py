@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Hashable, Sequence
+from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import Connection, func, insert, select
 
 from fediverse_share import tables
 from fediverse_share.database import Database
+from tests.conftest import TEST_DATABASE_URL
 
 
 def _add_instance(conn: Connection, row_id: int, fail: bool) -> int:
@@ -81,6 +85,52 @@ async def test_a_batch_without_failures_is_one_call(db: Database) -> None:
     assert results == list(range(1, 41))
     assert calls == [40]
     assert await db.read(_count) == 40
+
+
+class _Reciprocals:
+    """A batch statement for `Database.fetch_batched`: each item's reciprocal, the size
+    of the statement that computed it, and its transaction; items are keyed by their
+    value modulo 3."""
+
+    sql = (
+        "SELECT 1.0 / v, cardinality($1::int[]), txid_current()"
+        " FROM unnest($1::int[]) WITH ORDINALITY AS t(v, n) ORDER BY n"
+    )
+
+    def arguments(self, items: Sequence[int]) -> tuple[Any, ...]:
+        return (list(items),)
+
+    def keys(self, item: int) -> tuple[Hashable, ...]:
+        return (item % 3,)
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="fetch_batched is for PostgreSQL")
+async def test_a_batch_statement_runs_items_without_common_keys_together(db: Database) -> None:
+    """Items submitted at once share statements, never with an item of the same key;
+    each gets its own row, and a statement is one transaction."""
+    batch = _Reciprocals()
+    rows = await asyncio.gather(*(db.fetch_batched(batch, i) for i in range(1, 31)))
+    assert [float(row[0]) for row in rows] == pytest.approx([1 / i for i in range(1, 31)])
+    sizes = [row[1] for row in rows]
+    assert max(sizes) == 3  # three keys: at most three items in a statement
+    by_transaction: dict[int, list[int]] = {}
+    for i, row in enumerate(rows, start=1):
+        by_transaction.setdefault(row[2], []).append(i % 3)
+    assert all(sorted(keys) == sorted(set(keys)) for keys in by_transaction.values())
+    assert len(by_transaction) < 30
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="fetch_batched is for PostgreSQL")
+async def test_a_failing_batch_statement_runs_each_item_alone(db: Database) -> None:
+    """When the statement raises for several items, each runs alone: only the failing
+    item gets the error, the others their rows."""
+    batch = _Reciprocals()
+    results = await asyncio.gather(
+        *(db.fetch_batched(batch, i) for i in (4, 0, 2)), return_exceptions=True
+    )
+    assert float(results[0][0]) == 0.25 and float(results[2][0]) == 0.5
+    assert isinstance(results[1], asyncpg.DivisionByZeroError)
+    assert [row[1] for row in (results[0], results[2])] == [1, 1]
 
 
 async def test_migrations_match_the_tables(db: Database) -> None:
