@@ -355,7 +355,7 @@ def _search_postgres(
             .order_by(rank.desc(), newest.c.id.desc())
             .limit(_literal(query.offset + limit))
         )
-        kept = conn.execute(ranked).all()
+        kept = conn.execute(ranked, execution_options=_UNCACHED).all()
         best.extend((row[0], row[1]) for row in kept)
         found += kept[0][2] if kept else 0
         top, covered = bottom, last - bottom
@@ -409,6 +409,14 @@ def _keys_query(keys: list[list[str]], joiner: str, tags: list[str]) -> str:
     terms = [" && ".join(f"'{key}'::tsquery" for key in term) for term in keys if term]
     words = f" {'&&' if joiner == 'AND' else '||'} ".join(f"({term})" for term in terms)
     return " && ".join([*([f"({words})"] if words else []), *(f"'{tag}'::tsquery" for tag in tags)])
+
+
+#: Execution options of a statement with the search's words written into it: one met
+#: once, so not kept among the engine's compiled statements, where hundreds of such
+#: entries (~250 objects each) made every full collection of the cyclic GC walk
+#: ~170,000 more objects: 40-115 ms pauses, the p99 of bench/search.py at 100,000
+#: listings, whatever kind of query they fell on.
+_UNCACHED: dict[str, Any] = {"compiled_cache": None}
 
 
 def _literal(value: int) -> BindParameter[int]:
