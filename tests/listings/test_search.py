@@ -195,6 +195,39 @@ async def test_words_and_filters_find_exactly_what_passes(
 
 
 @pytest.mark.parametrize("analyzed", [False, True], ids=["no statistics", "statistics"])
+async def test_a_price_range_keeps_exactly_the_prices_within_it(
+    instance: Instance, analyzed: bool
+) -> None:
+    """Both ends of a price range are included, a listing without a price (ours) never
+    passes one, and a range that holds no price, or ends below its start, finds none."""
+    alice = await members.add_member(instance.runtime, "alice", None)
+    runtime = instance.runtime
+    prices = {"Free": 0, "A": 99, "B": 100, "C": 101, "D": 1_000, "E": 10_000}
+    for name, price in prices.items():
+        draft = Draft(Purpose.OFFER, Kind.SELL, f"Ladder {name}", "", "tools", price)
+        await runtime.db.write(store.publish_listing, runtime, alice.actor_id, draft)
+    draft = Draft(Purpose.OFFER, Kind.LEND, "Ladder unpriced", "", "tools", None)
+    await runtime.db.write(store.publish_listing, runtime, alice.actor_id, draft)
+    if analyzed:
+        await _analyze(instance)
+
+    async def names(low: int | None, high: int | None) -> set[str]:
+        query = SearchQuery(text="ladder", min_price_minor=low, max_price_minor=high)
+        return {title.removeprefix("Ladder ") for title in await _found(instance, query)}
+
+    assert await names(100, None) == {"B", "C", "D", "E"}
+    assert await names(None, 100) == {"Free", "A", "B"}
+    assert await names(100, 100) == {"B"}
+    assert await names(100, 1_000) == {"B", "C", "D"}
+    assert await names(0, None) == set(prices)
+    assert await names(None, 0) == {"Free"}
+    assert await names(102, 999) == set()
+    assert await names(1_000, 100) == set()
+    assert await names(10_001, None) == set()
+    assert len(await names(None, None)) == len(prices) + 1
+
+
+@pytest.mark.parametrize("analyzed", [False, True], ids=["no statistics", "statistics"])
 async def test_searches_add_nothing_to_the_cache_of_statements(
     instance: Instance, analyzed: bool
 ) -> None:
