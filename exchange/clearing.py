@@ -265,11 +265,7 @@ def _convert(
     link = upstream
     rate = rates.rate_for(conn, link.currency_code, request.rate_id, now_us)
     scale = get_currency(conn).scale
-    conversion = rates.convert_in(request.amount_minor, rate, scale, link.currency_scale)
-    rates.check_within(rate, conversion.gross_minor)
-    if conversion.out_minor <= 0:
-        raise InvalidAmount("the amount is too small to carry anything across this link")
-    return conversion, rate.id
+    return rates.convert_within(request.amount_minor, rate, scale, link.currency_scale), rate.id
 
 
 def _same_request(leg: Leg, request: LegRequest) -> bool:

@@ -10,7 +10,13 @@ Conversion (`convert_in`) is what a community does with money arriving over a li
 minor units, ``fee = round_half_even(gross x fee_bps / 10,000)``, ``out = gross - fee``.
 The exact value minus ``gross`` is the rounding residue, kept per link and booked to the
 ``rounding`` account once it adds up to a whole minor unit (`exchange.clearing`).
-`amount_in_for` inverts it: the least amount in whose ``out`` reaches a wanted amount.
+`amount_in_for` inverts it: the least amount in whose ``out`` reaches a wanted amount
+(a quote that fixes what the payee receives asks each community, payee's first, what
+it needs). A quote that fixes what the payer sends runs `convert_within` forwards
+instead, payer's side first: each community converts what arrives and passes ``out``
+on, so the payee receives what the sent amount converts to at each posted rate, fees
+taken off, rounded once per link by the same rule, never more (a fixed delivery of
+that amount costs no more than was sent; tests/exchange/test_rates.py).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from exchange import clearing_tables as ct
 from exchange import sql
-from exchange.errors import AmountOverQuote, InvalidRequest, NoRate, RateExpired
+from exchange.errors import AmountOverQuote, InvalidAmount, InvalidRequest, NoRate, RateExpired
 from exchange.money import BPS, MAX_AMOUNT_MINOR, apply_bps, check_amount, round_half_even
 
 #: A posted rate is at most 10^12 / 1 and at least 1 / 10^12.
@@ -127,6 +133,19 @@ def amount_in_for(out_minor: int, rate: PostedRate, scale: int, peer_scale: int)
         else:
             low = middle
     return high
+
+
+def convert_within(
+    amount_in_minor: int, rate: PostedRate, scale: int, peer_scale: int
+) -> Conversion:
+    """`convert_in`, refused if ``gross`` is over the quote's maximum (`AmountOverQuote`)
+    or nothing is left to go on (`InvalidAmount`): what a community does with a leg or a
+    fixed-send quote arriving from its upstream."""
+    conversion = convert_in(amount_in_minor, rate, scale, peer_scale)
+    check_within(rate, conversion.gross_minor)
+    if conversion.out_minor <= 0:
+        raise InvalidAmount("the amount is too small to carry anything across this link")
+    return conversion
 
 
 def rate_from_row(row: Any) -> PostedRate:

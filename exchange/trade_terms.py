@@ -26,8 +26,10 @@ A priced trade with a member of another community is paid one of two ways. Throu
 clearing between the communities (DESIGN §5), when they have a path: the price is in
 the currency of the listing's community, whose scale the trade keeps
 (``clearing_scale``, set for these trades only), and the ``pay`` step cites the
-clearing transfer that paid it (`exchange.trade_clearing`). Otherwise the whole price
-is noted as paid outside the ledger (a price of zero here and an `OutsidePayment`).
+clearing transfer that paid it (`exchange.trade_clearing`). On an offer that is what
+its author, the payee, receives; on a need, what its author, the payer, sends from
+their own currency (`Trade.price_is_sent`). Otherwise the whole price is noted as
+paid outside the ledger (a price of zero here and an `OutsidePayment`).
 """
 
 from __future__ import annotations
@@ -321,6 +323,13 @@ class Trade:
         """Whether the price is paid through clearing (in ``currency_code``, maybe another
         community's currency, of scale ``clearing_scale``)."""
         return self.clearing_scale is not None
+
+    @property
+    def price_is_sent(self) -> bool:
+        """Whether a price paid through clearing is what the payer sends, in the payer's
+        currency (a need: its author pays in its own community's currency), rather than
+        what the payee receives, in theirs (an offer)."""
+        return self.is_cleared and self.listing.kind is ListingKind.NEED
 
     @property
     def payee(self) -> Role:

@@ -2,7 +2,8 @@
 
 `quote` finds a path, allocates the transfer's id and asks the path what the payee's
 amount costs here (each community on it applies its own posted rate and fee; the
-payee's community returns its condition). The quote is kept (``clearing_quotes``)
+payee's community returns its condition), or, for an amount in our currency (a
+fixed-send quote), what sending it delivers to the payee. The quote is kept (``clearing_quotes``)
 until it expires, so the member sees the cost in our currency before confirming.
 `pay` holds the member's leg and sends it on; the payment is ``committed`` when the
 fulfilment comes back (usually within the same request), ``rejected`` when a
@@ -23,7 +24,7 @@ from exchange import clearing, peers, sql
 from exchange import clearing_tables as ct
 from exchange.clearing import Leg, LegRequest, LegState
 from exchange.errors import IdempotencyConflict, WrongCurrency
-from exchange.money import Currency, parse_amount
+from exchange.money import Currency, check_amount, parse_amount
 from exchange.settings import get_currency
 from exchange.transfers import check_memo
 from fediverse_share import failpoints
@@ -147,25 +148,38 @@ async def quote(
     amount: str,
     code: str,
     memo: str = "",
+    *,
+    sent: bool = False,
 ) -> Quote:
     """Ask the path what paying ``amount`` ``code`` to ``username@domain`` costs here.
 
-    The amount is in the payee's currency. Raises `Refusal` (no route, a community on
-    the path refused), `WrongCurrency`, `InvalidAmount`.
+    In the payee's currency the amount is what they receive; in ours (if the payee's
+    is another, or if ``sent``) it is what the payer sends, and the quote says what
+    that delivers. Raises `Refusal` (no route, a community on the path refused),
+    `WrongCurrency`, `InvalidAmount`.
     """
     check_memo(memo)
     route = await directory.find_path(runtime, domain)
-    if code != route.currency.code:
-        raise WrongCurrency(f"{domain} keeps {route.currency.code}: say the amount in it")
-    deliver_minor = parse_amount(amount, route.currency)
+    deliver = send = None
+    if code == route.currency.code and not sent:
+        deliver = wire.render_money(parse_amount(amount, route.currency), route.currency)
+    else:
+        ours = await runtime.db.read(get_currency)
+        if code != ours.code:
+            raise WrongCurrency(
+                f"{domain} keeps {route.currency.code}: say what the payee receives in it, "
+                f"or what you send in {ours.code}"
+            )
+        send = wire.render_money(check_amount(parse_amount(amount, ours)), ours)
     number = runtime.ids.next_id()
     transfer_id = f"{runtime.instance.base_url}/clearing/transfers/{number}"
     message = wire.TransferMessage(
         transfer_id=transfer_id,
         path=route.path,
         destination=f"acct:{username}@{domain}",
-        deliver=wire.render_money(deliver_minor, route.currency),
+        deliver=deliver,
         memo=memo,
+        send=send,
     )
     link = await runtime.db.read(peers.active_link, route.path[1])
     answer = await transport.ask_peer(runtime, link, "Offer", wire.render_transfer(message))
@@ -191,6 +205,11 @@ def _store_quote(
 ) -> Quote:
     currency = get_currency(conn)
     amount_minor = wire.parse_money(result.get("amount"), currency)
+    delivered = message.deliver
+    if message.send is not None:  # a fixed send: what we send, and what that delivers
+        delivered = result.get("deliver")
+        if amount_minor != wire.parse_money(message.send, currency):
+            raise Refusal("invalid_message", "the quote came back for another amount sent")
     rate_ids = result.get("rates")
     condition = result.get("condition")
     if not isinstance(rate_ids, dict) or not isinstance(condition, str) or len(condition) != 64:
@@ -203,7 +222,7 @@ def _store_quote(
         "payment_key": None,
         "destination": message.destination,
         "deliver_currency": f"{route.currency.code}:{route.currency.scale}",
-        "deliver_minor": wire.parse_money(message.deliver, route.currency),
+        "deliver_minor": check_amount(wire.parse_money(delivered, route.currency)),
         "amount_minor": amount_minor,
         "path": json.dumps(list(route.path)),
         "rate_ids": json.dumps(rate_ids, sort_keys=True),

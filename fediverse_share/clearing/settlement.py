@@ -6,7 +6,12 @@ receives ``Offer(ClearingTransfer)`` from its upstream neighbour:
 * **quote** (no condition): the payee's community answers how much it needs from the
   upstream to deliver what the payee is owed, at its posted rate, with the condition
   (SHA-256 of a fulfilment only it can compute, `fulfilment_for`); a community in
-  between asks its downstream first, then answers what it needs itself;
+  between asks its downstream first, then answers what it needs itself. A fixed-send
+  quote (``send`` instead of ``deliver``) runs the other way: each community converts
+  what its upstream sends at its posted rate (`exchange.rates.convert_within`) and
+  sends that on, and the payee's community answers what arrives as ``deliver``; the
+  legs then prepare as for any quote, citing the same rates, so they convert to the
+  same amounts;
 * **prepare** (with the condition, the amount and an expiry): it holds its leg
   (`exchange.clearing.prepare`) in one database write, then the payee's community
   commits at once and answers the fulfilment; a community in between sends the leg on
@@ -25,6 +30,7 @@ costs the payee's community one transaction and the payer's two (bench/clearing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -159,7 +165,18 @@ async def answer_quote(
     runtime: Runtime, request_id: str, message: wire.TransferMessage, at: Position, actor: str
 ) -> dict[str, Any]:
     """What this community needs from its upstream for ``message`` (a quote request
-    from ``actor``, the upstream's instance actor)."""
+    from ``actor``, the upstream's instance actor), or for a fixed send what it
+    delivers."""
+    if message.send is not None:
+        result = await _quote_send(runtime, message, at, actor)
+    else:
+        result = await _quote_deliver(runtime, message, at, actor)
+    return wire.answer("TentativeAccept", transport.instance_actor(runtime), request_id, result)
+
+
+async def _quote_deliver(
+    runtime: Runtime, message: wire.TransferMessage, at: Position, actor: str
+) -> dict[str, Any]:
     if at.downstream is None:
         needed, condition, cited, valid_until, upstream_currency = await runtime.db.read(
             _payee_quote, runtime, message, actor
@@ -171,14 +188,70 @@ async def answer_quote(
         needed, condition, rate_ids, valid_until, upstream_currency = await runtime.db.read(
             _hop_quote, runtime, answer, at
         )
-    result = {
+    return {
         "transfer": message.transfer_id,
         "amount": wire.render_money(needed, upstream_currency),
         "condition": condition,
         "rates": rate_ids,
         "endTime": render_iso_micros(valid_until),
     }
-    return wire.answer("TentativeAccept", transport.instance_actor(runtime), request_id, result)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """What a fixed-send quote carries to this community and on from it."""
+
+    sent: dict[str, str]  # what the upstream sends, in its currency
+    conversion: rates.Conversion
+    rate: rates.PostedRate
+    currency: Currency  # ours
+    downstream: peers.Link | None
+
+
+def _convert_sent(
+    conn: Connection, runtime: Runtime, message: wire.TransferMessage, at: Position, actor: str
+) -> _Sent:
+    """Convert what the upstream sends at our current rate; checks the sender, the
+    links, the payee at the end, the rate's maximum."""
+    upstream = peers.check_active(sender_link(conn, actor))
+    sent = wire.parse_money(message.send, upstream.currency)
+    if at.downstream is None:
+        payee_of(conn, runtime, message)
+    downstream = None if at.downstream is None else peers.active_link(conn, at.downstream)
+    rate = rates.current_rate(conn, upstream.currency_code, runtime.now_us())
+    currency = get_currency(conn)
+    conversion = rates.convert_within(sent, rate, currency.scale, upstream.currency_scale)
+    return _Sent(wire.render_money(sent, upstream.currency), conversion, rate, currency, downstream)
+
+
+async def _quote_send(
+    runtime: Runtime, message: wire.TransferMessage, at: Position, actor: str
+) -> dict[str, Any]:
+    here = await runtime.db.read(_convert_sent, runtime, message, at, actor)
+    out = wire.render_money(here.conversion.out_minor, here.currency)
+    rate_ids = {runtime.instance.domain: here.rate.id}
+    valid_until = here.rate.valid_until_us
+    if here.downstream is None:
+        deliver: Any = out
+        condition = condition_for(runtime.settings.secret_key, message.transfer_id)
+        valid_until = min(valid_until, runtime.now_us() + QUOTE_VALIDITY_US)
+    else:
+        onward = dataclasses.replace(message, send=out)
+        result = (await _ask_downstream_quote(runtime, onward, here.downstream)).result
+        sent_on = wire.parse_money(result.get("amount"), here.currency)
+        if sent_on != here.conversion.out_minor or not isinstance(result.get("deliver"), dict):
+            raise Refusal("invalid_message", "the downstream quoted another amount than sent")
+        deliver, condition = result["deliver"], str(result.get("condition", ""))
+        rate_ids = {**dict(result.get("rates") or {}), **rate_ids}
+        valid_until = min(valid_until, wire.parse_instant(result.get("endTime")))
+    return {
+        "transfer": message.transfer_id,
+        "amount": here.sent,
+        "deliver": deliver,
+        "condition": condition,
+        "rates": rate_ids,
+        "endTime": render_iso_micros(valid_until),
+    }
 
 
 def _needed_from(
@@ -205,12 +278,18 @@ def _payee_quote(
     return needed, condition, rate.id, valid_until, upstream.currency
 
 
-def read_deliver(conn: Connection, runtime: Runtime, message: wire.TransferMessage) -> int:
-    """What the payee is owed, in this (the payee's) community's minor units; checks
-    that the destination is a member here."""
+def payee_of(conn: Connection, runtime: Runtime, message: wire.TransferMessage) -> str:
+    """The member a transfer's destination names here; raises `Refusal`."""
     username = parse_local_handle(message.destination, runtime.instance.domain, "destination")
     if find_member(conn, username) is None:
         raise Refusal("unknown_payee", "the destination is not a member of this community")
+    return username
+
+
+def read_deliver(conn: Connection, runtime: Runtime, message: wire.TransferMessage) -> int:
+    """What the payee is owed, in this (the payee's) community's minor units; checks
+    that the destination is a member here."""
+    payee_of(conn, runtime, message)
     return wire.parse_money(message.deliver, get_currency(conn))
 
 

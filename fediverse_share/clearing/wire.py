@@ -9,10 +9,15 @@ rates exact ``"num/den"`` strings, instants ISO 8601 (``endTime``).
 * ``Create``/``Update(RateQuote)``: a posted rate, also served at its ``id``.
 * ``Offer(ClearingTransfer)`` (the transfer's id is its ``transfer``: the object is
   not the sender's, so it has no ``id`` of its own) without a ``condition`` asks for
-  a quote (answered ``TentativeAccept`` with the amount needed, the payee's condition and the rates
-  cited, or ``Reject``); with a ``condition``, ``amount`` and ``endTime`` it prepares
-  the leg (answered ``Accept`` with the ``fulfilment``, ``Reject``, or HTTP 202 while
-  the outcome is not known yet).
+  a quote (answered ``TentativeAccept`` with the amount needed, the payee's condition
+  and the rates cited, or ``Reject``). It fixes either what the payee receives
+  (``deliver``) or what the sender sends on (``send``, in the sender's currency: a
+  fixed-send quote, answered with what that delivers as ``deliver``). A fixed-send
+  quote has no ``deliver``, so a peer that does not know ``send`` refuses it as
+  ``invalid_message`` rather than quoting something else. With a ``condition``,
+  ``amount`` and ``endTime`` it prepares the leg (answered ``Accept`` with the
+  ``fulfilment``, ``Reject``, or HTTP 202 while the outcome is not known yet); a
+  prepare always names ``deliver`` (for a fixed send, what its quote delivers).
 * ``Create(ClearingStatement)``: a reconciliation statement (answered ``Accept`` when
   it matches, ``Reject`` when it does not, 202 while legs are in flight).
 """
@@ -178,17 +183,19 @@ def parse_rate_quote(obj: Any, currency: Currency) -> PostedRate:
 class TransferMessage:
     """An ``Offer(ClearingTransfer)``: a quote request, or a prepare if it has a
     ``condition``. Amounts stay on the wire form until the side that knows the
-    currency reads them."""
+    currency reads them. A quote request has ``deliver`` or ``send`` (not both); a
+    prepare has ``deliver``."""
 
     transfer_id: str
     path: tuple[str, ...]
     destination: str
-    deliver: dict[str, Any]
+    deliver: dict[str, Any] | None
     memo: str
     condition: str | None = None
     amount: dict[str, Any] | None = None
     expires_at_us: int | None = None
     rate_ids: dict[str, str] | None = None
+    send: dict[str, Any] | None = None
 
 
 def render_transfer(message: TransferMessage) -> dict[str, Any]:
@@ -197,9 +204,12 @@ def render_transfer(message: TransferMessage) -> dict[str, Any]:
         "type": "ClearingTransfer",
         "path": list(message.path),
         "destination": message.destination,
-        "deliver": message.deliver,
         "memo": message.memo,
     }
+    if message.deliver is not None:
+        doc["deliver"] = message.deliver
+    if message.send is not None:
+        doc["send"] = message.send
     if message.condition is not None:
         assert message.expires_at_us is not None
         doc.update(
@@ -237,21 +247,20 @@ def parse_transfer(obj: Any) -> TransferMessage:
         # The payer's community mints the id: one on another community's host could
         # take the place of that community's own transfer in our records.
         raise MessageInvalid("a transfer's id is a URL of the first community on its path")
-    message = TransferMessage(
-        transfer_id=transfer_id,
-        path=tuple(path),
-        destination=_str(obj, "destination", 300),
-        deliver=_dict(obj, "deliver"),
-        memo=memo,
-    )
+    destination = _str(obj, "destination", 300)
     if "condition" not in obj:
-        return message
+        if ("deliver" in obj) == ("send" in obj):
+            raise MessageInvalid("a quote fixes what is delivered or what is sent, not both")
+        deliver = _dict(obj, "deliver") if "deliver" in obj else None
+        send = _dict(obj, "send") if deliver is None else None
+        return TransferMessage(transfer_id, tuple(path), destination, deliver, memo, send=send)
     end = _instant(obj, "endTime")
     return TransferMessage(
-        **{
-            f: getattr(message, f)
-            for f in ("transfer_id", "path", "destination", "deliver", "memo")
-        },
+        transfer_id,
+        tuple(path),
+        destination,
+        _dict(obj, "deliver"),
+        memo,
         condition=_str(obj, "condition", 64),
         amount=_dict(obj, "amount"),
         expires_at_us=end,

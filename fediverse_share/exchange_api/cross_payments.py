@@ -2,7 +2,8 @@
 
 ``POST /payments/quote`` and ``POST /payments`` whose ``to`` names a member of another
 community (``acct:name@domain``) come here; ``amount`` and ``currency`` are then what
-the payee receives, in their community's currency. The quote is asked of the path
+the payee receives, in their community's currency, or what the payer sends, in ours
+(a fixed-send quote: ``receive`` says what it delivers). The quote is asked of the path
 (`fediverse_share.clearing.payments.quote`): ``send`` is what it costs here, in our
 currency, with the ``path`` of communities, the ``rates`` each cited and the expiry.
 Its id is the payment's id: paying it (`fediverse_share.clearing.payments.pay`) holds
@@ -26,7 +27,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from exchange.errors import IdempotencyConflict
-from exchange.money import parse_amount
+from exchange.money import Currency, parse_amount
 from exchange.rates import PostedRate
 from exchange.settings import get_currency
 from exchange.transfers import check_memo, list_transfers_by_reference
@@ -46,7 +47,8 @@ from fediverse_share.runtime import Runtime
 #: What the OpenAPI document says of these payments, per operation.
 QUOTE_DOC = (
     "To a member of another community, `amount` and `currency` are what they receive, "
-    "in their currency; `send` is the cost in ours, `path` the communities it crosses "
+    "in their currency, or what you send, in ours (then `receive` is what that delivers "
+    "at the rates on the way); `send` is the cost in ours, `path` the communities it crosses "
     "and `rates` the quote each cites. Cite the `id` as `quote_id` before `expires_at`. "
     "No way there is a 422 `no_route`; a community on the path that refuses, a 422 with "
     "its code."
@@ -81,15 +83,24 @@ def parse_wanted(body: dict[str, Any], payee: Handle) -> Wanted:
     return Wanted(f"acct:{payee.username}@{payee.domain}", amount, code, memo)
 
 
-def matches(quote: Quote, wanted: Wanted) -> bool:
-    """Whether a request asks for what ``quote`` is for (an empty memo keeps the quote's)."""
-    currency = quote.deliver_currency
+def matches(quote: Quote, wanted: Wanted, ours: Currency) -> bool:
+    """Whether a request asks for what ``quote`` is for (an empty memo keeps the quote's):
+    the amount delivered in the payee's currency, or sent in ``ours``."""
+    if wanted.currency_code == quote.deliver_currency.code:
+        currency, amount_minor = quote.deliver_currency, quote.deliver_minor
+    elif wanted.currency_code == ours.code:
+        currency, amount_minor = ours, quote.amount_minor
+    else:
+        return False
     return (
         quote.destination == wanted.destination
-        and currency.code == wanted.currency_code
-        and parse_amount(wanted.amount, currency) == quote.deliver_minor
+        and parse_amount(wanted.amount, currency) == amount_minor
         and wanted.memo in ("", quote.memo)
     )
+
+
+def _found(conn: Connection, payer: str, key: str) -> tuple[CrossPayment | None, Currency]:
+    return payments.find_by_key(conn, payer, key), get_currency(conn)
 
 
 def _cached_rates(conn: Connection, quote: Quote) -> dict[str, PostedRate | None]:
@@ -136,7 +147,12 @@ async def quote(
 
 
 async def _quote_for(
-    runtime: Runtime, member: Member, wanted: Wanted, payee: Handle, quote_id: str | None
+    runtime: Runtime,
+    member: Member,
+    wanted: Wanted,
+    payee: Handle,
+    quote_id: str | None,
+    ours: Currency,
 ) -> str:
     """The id of the quote to pay: the one cited (checked), or a new one."""
     if quote_id is None:
@@ -144,7 +160,7 @@ async def _quote_for(
     cited = await runtime.db.read(payments.find_payment, member.username, quote_id[:40])
     if cited is None:
         raise QuoteRefused("not a quote issued here", code="quote_invalid")
-    if not matches(cited.quote, wanted):
+    if not matches(cited.quote, wanted, ours):
         raise QuoteRefused("the payment does not match its quote", code="quote_mismatch")
     return cited.quote.quote_id
 
@@ -160,15 +176,15 @@ async def pay(
     """Pay a member of another community under ``key``; the payment, rendered."""
     wanted = parse_wanted(body, payee)
     domain = runtime.instance.domain
-    earlier = await runtime.db.read(payments.find_by_key, member.username, key)
+    earlier, ours = await runtime.db.read(_found, member.username, key)
     if earlier is None:
-        chosen = await _quote_for(runtime, member, wanted, payee, quote_id)
+        chosen = await _quote_for(runtime, member, wanted, payee, quote_id, ours)
         # IntegrityError: another request took the key meanwhile; it is theirs (below).
         with contextlib.suppress(IntegrityError):
             await payments.pay(runtime, member, chosen, key)
         earlier = await runtime.db.read(payments.find_by_key, member.username, key)
         if earlier is None or earlier.quote.quote_id != chosen:
             raise IdempotencyConflict(f"payment {key}")
-    elif quote_id not in (None, earlier.quote.quote_id) or not matches(earlier.quote, wanted):
+    elif quote_id not in (None, earlier.quote.quote_id) or not matches(earlier.quote, wanted, ours):
         raise IdempotencyConflict(f"payment {key}")
     return await runtime.db.read(render_payment, earlier, domain)

@@ -5,9 +5,11 @@ A priced trade with a member of another community is paid through clearing when 
 two communities have a clearing path (``settlement`` ``clearing``), otherwise noted as
 paid outside the ledger (``outside``). For the first, ``clearing`` says what the payer
 owes: ``amount`` of ``currency`` (the listing's community's) ``to`` the payee, as
-``acct:name@domain``. ``POST /payments/quote`` with those three fields shows what it
-costs in the payer's currency; ``POST /trades/{id}/pay`` with that quote's id as
-``quote_id`` pays it, or without one quotes and pays (`fediverse_share.trades.payments`).
+``acct:name@domain``: on an offer what the payee receives, on a need what its author,
+the payer, sends from their own currency. ``POST /payments/quote`` with those three
+fields shows what it costs in the payer's currency (for a need, what it delivers);
+``POST /trades/{id}/pay`` with that quote's id as ``quote_id`` pays it, or without one
+quotes and pays (`fediverse_share.trades.payments`).
 The answer is the trade: ``paid`` (or ``settled``) once the payment is committed, its
 ``payment_id`` the clearing transfer's id; still ``confirmed`` while the payment is in
 flight (``clearing.payment_state`` ``pending``), and the server records the step when
@@ -38,7 +40,9 @@ SETTLEMENT_DOC = (
 )
 CLEARING_DOC = (
     "a trade paid through clearing: what its payer owes, `amount` of `currency` `to` the "
-    "payee. POST /payments/quote with these shows the cost in the payer's currency; "
+    "payee (on an offer what the payee receives; on a need what the payer sends, in "
+    "their own currency). POST /payments/quote with these shows the cost in the payer's "
+    "currency (for a need, what it delivers); "
     "POST /trades/{trade_id}/pay pays (optionally that quote, as `quote_id`). "
     "`payment_id` and `payment_state` are the payer's latest payment for it (see GET "
     "/payments/{payment_id}); the step is recorded once it is `committed`."

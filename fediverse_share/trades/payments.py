@@ -2,11 +2,13 @@
 
 On such a trade (`Trade.is_cleared`, the payee a member of another community) the
 step is a clearing payment of the price, in the listing's currency, to the payee
-(`fediverse_share.clearing.payments`: quote, then pay). Each attempt is paid under the
-key ``trade/<trade id>/<n>``, a key no member can choose, so a trade's payments are
-found again: one committed is recorded, one in flight is waited for, and only after a
-rejected or expired one is another made. The step is recorded, and sent to the payee's
-server with the clearing transfer id, only once the payment is committed:
+(`fediverse_share.clearing.payments`: quote, then pay): quoted to deliver the price on
+an offer, and to send it (a fixed-send quote, from the payer's own currency) on a
+need. Each attempt is paid under the key ``trade/<trade id>/<n>``, a key no member
+can choose, so a trade's payments are found again: one committed is recorded, one in
+flight is waited for, and only after a rejected or expired one is another made. The
+step is recorded, and sent to the payee's server with the clearing transfer id, only
+once the payment is committed:
 
 * committed: `exchange.trades.pay` checks the leg and records the step, in the write
   that federates it (`fediverse_share.trades.steps.step_and_federate`);
@@ -97,6 +99,10 @@ def _in_effect(attempts: list[CrossPayment]) -> CrossPayment | None:
 
 
 def _matches(quote: Quote, due: Due) -> bool:
+    """Whether ``quote`` pays what is due: sends it (our currency, the trade's on a
+    need) or delivers it in the trade's currency."""
+    if due.sent:
+        return quote.destination == due.destination and quote.amount_minor == due.amount_minor
     return (
         quote.destination == due.destination
         and quote.deliver_currency.code == due.currency.code
@@ -106,8 +112,9 @@ def _matches(quote: Quote, due: Due) -> bool:
 
 async def _quote_id(runtime: Runtime, member: Member, due: Due, memo: str) -> str:
     quote = await payments.quote(
-        runtime, member, due.username, due.domain, due.amount, due.currency.code, memo
-    )
+        runtime, member, due.username, due.domain, due.amount, due.currency.code, memo,
+        sent=due.sent,
+    )  # fmt: skip
     return quote.quote_id
 
 

@@ -1,13 +1,14 @@
 """How the price of a trade with another community is paid: through clearing, or outside.
 
-The server of the member who proposes a trade on another community's priced offer (the
-payer: an offer's receiver pays) chooses when it records the trade: through clearing
-if it has a clearing path to the listing's community that ends in the listing's
-currency (`fediverse_share.clearing.directory.find_path`), otherwise outside the
-ledger. The Offer says which (``settledThrough``); the listing author's server accepts
-"clearing" only for a priced offer of its own and if it clears with some peer
-(`check_clearable`), and records the same. A need's price stays outside the ledger:
-its author pays, and clearing delivers an amount fixed in the payee's currency.
+The server of the member who proposes a trade on another community's priced listing
+chooses when it records the trade: through clearing if it has a clearing path to the
+listing's community that ends in the listing's currency
+(`fediverse_share.clearing.directory.find_path`), otherwise outside the ledger. The
+Offer says which (``settledThrough``); the listing author's server accepts "clearing"
+only for a priced listing of its own and if it clears with some peer
+(`check_clearable`), and records the same. On an offer the proposer pays, and the
+price is what the author receives; on a need the author pays, and the price is what
+they send from their own currency (a fixed-send quote: `Trade.price_is_sent`).
 
 `find_due` is what the payer of a trade paid through clearing owes: the price, in the
 listing's currency, to the payee as ``acct:name@domain``.
@@ -33,12 +34,15 @@ from fediverse_share.trades.errors import OfferInvalid
 
 @dataclass(frozen=True, slots=True)
 class Due:
-    """What the payer of a trade paid through clearing owes, and to whom."""
+    """What the payer of a trade paid through clearing owes, and to whom: ``sent``, the
+    amount the payer sends in their currency (a need), or else what the payee receives
+    in theirs (an offer)."""
 
     username: str
     domain: str
     amount_minor: int
     currency: Currency
+    sent: bool = False
 
     @property
     def destination(self) -> str:
@@ -50,7 +54,7 @@ class Due:
 
 
 def _clearable(listing: RowMapping, option: PaymentOption) -> bool:
-    return listing["purpose"] == "offer" and option in PRICED and bool(listing["price_text"])
+    return option in PRICED and bool(listing["price_text"])
 
 
 def recorded_currency(trade: Trade) -> Currency | None:
@@ -81,7 +85,7 @@ def check_clearable(conn: Connection, listing: RowMapping, option: PaymentOption
     """Our currency, if an offered trade on ``listing`` can be paid through clearing here;
     raises `OfferInvalid`."""
     if not _clearable(listing, option):
-        raise OfferInvalid("only the price of a priced offer is paid through clearing")
+        raise OfferInvalid("only a priced listing's price is paid through clearing")
     if not any(link.carries_new_transfers for link in peers.list_links(conn)):
         raise OfferInvalid("this community clears with no other: pay outside the ledger")
     return get_currency(conn)
@@ -94,9 +98,10 @@ def find_due(conn: Connection, trade: Trade, domain: str) -> Due | None:
         return None
     payee = trade.party(trade.payee)
     currency = Currency(trade.currency_code, trade.currency_code, trade.clearing_scale)
+    price, sent = trade.price_minor, trade.price_is_sent
     if payee.account_id is not None:
-        return Due(payee.account_id, domain, trade.price_minor, currency)
+        return Due(payee.account_id, domain, price, currency, sent)
     actors = tables.actors
     query = select(actors.c.username, actors.c.domain).where(actors.c.uri == payee.actor_uri)
     row = conn.execute(query).first()
-    return None if row is None else Due(row.username, row.domain, trade.price_minor, currency)
+    return None if row is None else Due(row.username, row.domain, price, currency, sent)

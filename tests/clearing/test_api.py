@@ -105,7 +105,7 @@ async def test_paying_without_a_quote_and_the_idempotency_key(sites):
             422,
             "unknown_payee",
         ),
-        ({**want, "currency": "AAA"}, "x2", 400, "wrong_currency"),
+        ({**want, "currency": "DDD"}, "x2", 400, "wrong_currency"),
         ({**want, "to": "carol@elsewhere.example"}, "x3", 422, "no_route"),
         ({**want, "amount": "900"}, "x4", 422, "credit_limit_exceeded"),
     ):

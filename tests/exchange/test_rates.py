@@ -9,7 +9,7 @@ import pytest_asyncio
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from exchange.errors import AmountOverQuote, InvalidRequest, NoRate, RateExpired
+from exchange.errors import AmountOverQuote, InvalidAmount, InvalidRequest, NoRate, RateExpired
 from exchange.money import MAX_AMOUNT_MINOR
 from exchange.rates import (
     MAX_RATE_TERM,
@@ -17,6 +17,7 @@ from exchange.rates import (
     amount_in_for,
     check_within,
     convert_in,
+    convert_within,
     current_rate,
     get_rate,
     list_rates,
@@ -191,6 +192,52 @@ def test_amount_in_for_is_the_least_amount_that_delivers(target, rate, fee_bps, 
     assert 1 <= amount <= MAX_AMOUNT_MINOR
     assert out(amount) >= target
     assert amount == 1 or out(amount - 1) < target
+
+
+#: One link of a path: the receiving community's posted rate, fee and scale (the
+#: sender's scale is the previous hop's).
+HOPS = st.lists(st.tuples(RATES, FEES, SCALES), min_size=1, max_size=4)
+
+
+@given(st.integers(1, 10**12), SCALES, HOPS)
+@example(3, 0, [(Fraction(1, 2), 0, 0)])  # 1.5 rounds to 2: half a unit over, booked
+@example(1, 8, [(Fraction(1), 9_999, 0)])  # nothing left to carry
+@example(10**12, 0, [(Fraction(10**6), 0, 8)])  # over the ledger's maximum
+def test_a_fixed_send_delivers_what_it_converts_to_and_no_more(sent, payer_scale, hops):
+    """Sent forward along a path (`convert_within` at each community, as a fixed-send
+    quote and its legs do): at each link out + fee + residue is exactly what arrived
+    times the rate (the residue, |r| <= 1/2, goes to that link's rounding), so out never
+    exceeds the rounded conversion; and a fixed delivery of what arrives costs at most
+    what was sent."""
+    amount, scale, conversions = sent, payer_scale, []
+    try:
+        for rate, fee_bps, own_scale in hops:
+            c = convert_within(amount, quote(rate, fee_bps), own_scale, scale)
+            conversions.append(c)
+            amount, scale = c.out_minor, own_scale
+    except (InvalidAmount, AmountOverQuote):  # nothing left to carry, or too much: refused
+        return
+    arrived, scale = sent, payer_scale
+    for (rate, _, own_scale), c in zip(hops, conversions, strict=True):
+        exact = Fraction(arrived) * rate * 10**own_scale / 10**scale
+        assert c.out_minor + c.fee_minor + c.residue == exact
+        assert c.out_minor <= c.gross_minor == round(exact) and abs(c.residue) <= Fraction(1, 2)
+        arrived, scale = c.out_minor, own_scale
+    needed = arrived
+    for (rate, fee_bps, own_scale), previous in zip(
+        reversed(hops), [payer_scale, *[h[2] for h in hops]][-2::-1], strict=True
+    ):
+        needed = amount_in_for(needed, quote(rate, fee_bps), own_scale, previous)
+    assert needed <= sent
+
+
+def test_convert_within_refuses_over_the_maximum_and_what_carries_nothing():
+    """A conversion over the quote's maximum, or one the fee leaves nothing of, is refused."""
+    with pytest.raises(AmountOverQuote):
+        convert_within(51, quote(Fraction(2), max_amount=100), 2, 2)
+    assert convert_within(50, quote(Fraction(2), max_amount=100), 2, 2).out_minor == 100
+    with pytest.raises(InvalidAmount):
+        convert_within(1, quote(Fraction(1, 3)), 2, 2)
 
 
 @in_module_loop
