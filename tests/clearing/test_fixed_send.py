@@ -88,6 +88,25 @@ async def test_a_fixed_send_over_a_quotes_maximum_is_refused(linked):
     assert await _balances(a, b, c) == before
 
 
+async def test_a_routed_fixed_send_is_refused_over_any_maximum_on_the_path(linked):
+    """Through C, a fixed send over C's maximum (C refuses it) or over B's (B refuses,
+    and C passes the refusal back) is refused at the quote; under both it is quoted."""
+    a, b, c = linked
+    await c.runtime.db.write(
+        peering.post_rate, c.runtime, "AAA", "2", fee_bps=0, valid_hours=1, max_amount="30"
+    )
+    await b.runtime.db.write(
+        peering.post_rate, b.runtime, "CCC", "3/2", fee_bps=100, valid_hours=1, max_amount="30"
+    )
+    before = await _balances(a, b, c)
+    for amount in ("15.01", "10.34"):  # 30.020 CCC at C; 20.680 CCC -> 31 BBB at B
+        with pytest.raises(Refusal) as refused:
+            await _send(a, b, amount, "AAA")
+        assert refused.value.code == "amount_over_quote", amount
+    assert (await _send(a, b, "10.00", "AAA")).deliver_minor == 30  # 1 % of 30 rounds to 0
+    assert await _balances(a, b, c) == before
+
+
 async def test_a_fixed_send_beyond_the_links_limit_is_refused_with_nothing_held(linked):
     """A allows 10.00 AAA towards C: a fixed send of 12.00 AAA is quoted, then refused
     when paid (upper_limit_exceeded), and every ledger is as it was."""
