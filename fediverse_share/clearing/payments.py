@@ -3,8 +3,9 @@
 `quote` finds a path, allocates the transfer's id and asks the path what the payee's
 amount costs here (each community on it applies its own posted rate and fee; the
 payee's community returns its condition), or, for an amount in our currency (a
-fixed-send quote), what sending it delivers to the payee. The quote is kept (``clearing_quotes``)
-until it expires, so the member sees the cost in our currency before confirming.
+fixed-send quote), what sending it delivers to the payee. The quote is kept
+(``clearing_quotes``) until it expires, so the member sees the cost in our currency
+before confirming.
 `pay` holds the member's leg and sends it on; the payment is ``committed`` when the
 fulfilment comes back (usually within the same request), ``rejected`` when a
 community on the path refused, ``pending`` while the outcome is on its way (the
