@@ -9,6 +9,7 @@
           ├── NotFound            404
           ├── Conflict            409
           ├── PayloadTooLarge     413
+          ├── OutOfOrder          an inbound activity that needs one not handled here yet
           └── ServerFailedToStart an app served on loopback did not start (its lifespan failed)
 
 Errors of the protocol library (``activitypub.errors``) and of the ledger domain
@@ -60,6 +61,14 @@ class NotFound(AppError):
 class Conflict(AppError):
     status = 409
     code = "conflict"
+
+
+class OutOfOrder(AppError):
+    """An inbound activity that cannot apply before another one, which may still be on
+    its way (a trade's ``pay`` before its ``confirm``: deliveries overtake each other).
+    The inbox tries it again soon (`fediverse_share.federation.inbox.process_pending`)."""
+
+    code = "out_of_order"
 
 
 class PayloadTooLarge(AppError):

@@ -21,6 +21,7 @@ from activitypub import signatures
 from activitypub.objects import Activity, check_context, check_same_origin, parse_activity
 from fediverse_share import tables
 from fediverse_share.clock import now_us
+from fediverse_share.errors import OutOfOrder
 from fediverse_share.federation import handlers, keys
 from fediverse_share.federation.delivery import domain_of
 from fediverse_share.runtime import Runtime
@@ -30,6 +31,8 @@ from fediverse_share.web.bodies import parse_json_object, read_body
 PROCESS_BATCH = 100
 MAX_ATTEMPTS = 5
 RETRY_BASE_US = 30 * 1_000_000
+#: The first retry of an item that came before one it needs (`OutOfOrder`).
+RETRY_SOON_US = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,28 +155,54 @@ def _pending(conn: Connection, limit: int) -> list[RowMapping]:
     return list(rows.mappings())
 
 
-def _finish(conn: Connection, item: RowMapping, error: str | None) -> None:
+def _finish(conn: Connection, item: RowMapping, error: Exception | None) -> None:
     i = tables.inbox_items
     at = now_us()
-    values: dict[str, Any] = {"attempts": item["attempts"] + 1, "error": error}
+    attempts = item["attempts"]
+    text = None if error is None else f"{type(error).__name__}: {error}"
+    values: dict[str, Any] = {"attempts": attempts + 1, "error": text}
     if error is None:
         values["processed_at_us"] = at
+    elif isinstance(error, OutOfOrder) and attempts == 0:
+        values["next_attempt_at_us"] = at + RETRY_SOON_US  # what it needs may be near
     else:
         # A failure is usually a peer we could not reach: try again later, not now.
-        values["next_attempt_at_us"] = at + RETRY_BASE_US * 4 ** item["attempts"]
+        values["next_attempt_at_us"] = at + RETRY_BASE_US * 4**attempts
     conn.execute(update(i).where(i.c.id == item["id"]).values(**values))
 
 
+async def _handle(runtime: Runtime, item: RowMapping) -> Exception | None:
+    """Handle one item; the error it raised, if any (recorded on the item)."""
+    try:
+        await handlers.handle(runtime, item)
+    except Exception as exc:  # recorded on the item; retried up to MAX_ATTEMPTS
+        if not getattr(exc, "code", None):
+            handlers.log.exception("inbox item %s failed", item["activity_uri"])
+        return exc
+    return None
+
+
 async def process_pending(runtime: Runtime) -> int:
-    """One worker step: handle stored activities in arrival order."""
+    """One worker step: handle stored activities in arrival order.
+
+    Deliveries overtake each other, so an item may arrive before one it needs (a trade's
+    ``pay`` before its ``confirm``: `OutOfOrder`). Such items are tried again at the end
+    of the step, in order, for as long as that gets any of them through (the items after
+    them may have brought what they need), and then soon after (`RETRY_SOON_US`).
+    """
     items = await runtime.db.read(_pending, PROCESS_BATCH)
+    early: list[RowMapping] = []
     for item in items:
-        error: str | None = None
-        try:
-            await handlers.handle(runtime, item)
-        except Exception as exc:  # recorded on the item; retried up to MAX_ATTEMPTS
-            error = f"{type(exc).__name__}: {exc}"
-            if not getattr(exc, "code", None):
-                handlers.log.exception("inbox item %s failed", item["activity_uri"])
-        await runtime.db.write(_finish, item, error)
+        error = await _handle(runtime, item)
+        if isinstance(error, OutOfOrder):
+            early.append(item)
+        else:
+            await runtime.db.write(_finish, item, error)
+    while early:
+        outcomes = [(item, await _handle(runtime, item)) for item in early]
+        still = [item for item, error in outcomes if isinstance(error, OutOfOrder)]
+        for item, error in outcomes:
+            if not isinstance(error, OutOfOrder) or len(still) == len(early):
+                await runtime.db.write(_finish, item, error)
+        early = still if len(still) < len(early) else []
     return len(items)

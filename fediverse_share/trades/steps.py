@@ -26,10 +26,12 @@ from sqlalchemy import Connection, RowMapping
 
 from activitypub.objects import Activity, id_of
 from exchange import trades
+from exchange.errors import InvalidTransition
 from exchange.trade_machine import Action
 from exchange.trade_store import TradeStep, find_trade_by_agreement, list_steps
 from exchange.trade_terms import Party, Trade, TradeState
 from fediverse_share.clock import now_us
+from fediverse_share.errors import OutOfOrder
 from fediverse_share.federation import publish
 from fediverse_share.members import Member
 from fediverse_share.runtime import Runtime
@@ -158,9 +160,12 @@ def _apply_event(
         raise OfferInvalid("an EconomicEvent names a trade step, by the actor that sends it")
     trade = trade_of(conn, id_of(event.get("context")), activity.actor)
     reason = event.get("content")
-    apply_remote(conn, runtime, trade, str(step), activity.actor,
-                 reason[:500] if isinstance(reason, str) else None,
-                 parse_clearing_transfer(event))  # fmt: skip
+    try:
+        apply_remote(conn, runtime, trade, str(step), activity.actor,
+                     reason[:500] if isinstance(reason, str) else None,
+                     parse_clearing_transfer(event))  # fmt: skip
+    except InvalidTransition as exc:  # the steps before it may still be on their way
+        raise OutOfOrder(exc.message) from exc
 
 
 async def receive_event(runtime: Runtime, activity: Activity, event: dict[str, Any]) -> None:

@@ -5,13 +5,14 @@ is recorded once it commits; without a clearing path the price stays outside the
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from exchange import clearing
 from exchange.errors import LedgerError
@@ -21,7 +22,7 @@ from fediverse_share import tables
 from fediverse_share.clearing import payments, recovery
 from fediverse_share.clock import now_us
 from fediverse_share.errors import AppError
-from fediverse_share.federation import actions, publish
+from fediverse_share.federation import actions, delivery, inbox, publish
 from fediverse_share.listings import store
 from fediverse_share.listings.model import Draft, Kind, Purpose
 from fediverse_share.members import Member
@@ -256,6 +257,60 @@ async def test_without_a_clearing_path_the_price_is_paid_outside_the_ledger(tmp_
         assert paid.payment_id is None
         assert (await a.account("alice")).balance_minor == 0
         assert (await d.account("bob")).balance_minor == 0
+
+
+def _hold_queued(conn: Connection) -> list[int]:
+    """Hold back every queued delivery (as a slow network would); their ids."""
+    d = tables.deliveries
+    held = list(conn.execute(select(d.c.id).where(d.c.state == "queued")).scalars())
+    conn.execute(update(d).where(d.c.id.in_(held)).values(next_attempt_at_us=2**62))
+    return held
+
+
+def _release(conn: Connection, held: list[int]) -> None:
+    d = tables.deliveries
+    conn.execute(update(d).where(d.c.id.in_(held)).values(next_attempt_at_us=0))
+
+
+def _inbox_errors(conn: Connection) -> list[str]:
+    i = tables.inbox_items
+    query = select(i.c.error).where(i.c.error.is_not(None), i.c.processed_at_us.is_(None))
+    return list(conn.execute(query).scalars())
+
+
+@pytest.mark.parametrize("arrival", ["in one worker step", "in two worker steps"])
+async def test_a_step_that_overtakes_the_one_before_it_waits_for_it(tmp_path: Path, arrival):
+    """Alice's pay reaches bob's server before her confirm (deliveries overtake each
+    other): it is applied once the confirm is in, at the end of the same worker step or
+    soon after, and both servers settle."""
+    async with (
+        community("a", "alice", tmp_path) as a,
+        community("d", "bob", tmp_path) as d,
+    ):
+        listing = await _listing(a, d, a.member, _offer("Saw", Kind.SELL, 12_50))
+        proposed = await negotiation.propose_on_listing(a.runtime, a.member, listing.uri, key="s")
+        await _agreed_and_delivered(a, d, proposed)
+        await steps.take_step(a.runtime, a.member, proposed.id, "confirm")
+        held = await a.runtime.db.write(_hold_queued)
+        assert held  # the confirm, on its way
+        await steps.take_step(a.runtime, a.member, proposed.id, "pay")
+        assert await delivery.deliver_due(a.runtime) == 1  # the pay alone
+        if arrival == "in two worker steps":
+            await inbox.process_pending(d.runtime)
+            assert (await _trade(d, proposed.agreement_uri)).state is TradeState.DELIVERED
+            [error] = await d.runtime.db.read(_inbox_errors)
+            assert error.startswith("OutOfOrder: ") and "pay is not possible now" in error
+        await a.runtime.db.write(_release, held)
+        assert await delivery.deliver_due(a.runtime) == len(held)
+        await inbox.process_pending(d.runtime)
+        if arrival == "in two worker steps":
+            assert (await _trade(d, proposed.agreement_uri)).state is TradeState.CONFIRMED
+            await asyncio.sleep(inbox.RETRY_SOON_US / 1e6 + 0.1)
+            await inbox.process_pending(d.runtime)
+        assert (await _trade(d, proposed.agreement_uri)).state is TradeState.SETTLED
+        assert await d.runtime.db.read(_inbox_errors) == []
+        await _idle(a, d)
+        assert (await _trade(a, proposed.agreement_uri)).state is TradeState.SETTLED
 
 
 async def test_a_payment_that_cannot_be_made_leaves_the_trade_unchanged(linked):
