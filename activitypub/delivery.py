@@ -15,11 +15,11 @@ pieces and one network call:
   about 14 h. A ``Retry-After`` (capped at one day) postpones the next attempt, never
   brings it forward, and does not cost an attempt of its own.
 - `parse_retry_after` reads ``Retry-After`` as seconds or as an HTTP date.
-- `deliver` signs (draft-cavage: ``(request-target) host date digest content-type``)
-  and POSTs ``application/activity+json`` through a `DeliveryClient` (the address
-  policy checked before anything is sent, redirects not followed, at most
-  `MAX_RESPONSE_BYTES` of the answer read) within one deadline; it never raises for
-  network trouble, which comes back as a retryable `DeliveryResult`.
+- `sign` signs a delivery (draft-cavage: ``(request-target) host date digest
+  content-type``), and `deliver` POSTs it as ``application/activity+json`` through a
+  `DeliveryClient` (the address policy checked before anything is sent, redirects not
+  followed, at most `MAX_RESPONSE_BYTES` of the answer read) within one deadline; it
+  never raises for network trouble, which comes back as a retryable `DeliveryResult`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 import email.utils
 import enum
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -124,26 +125,35 @@ def _failure(error: BaseException) -> DeliveryResult:
     return DeliveryResult(classify(error), error=message)
 
 
+def sign(inbox_url: str, body: bytes, *, key_id: str, private_key: PrivateKey) -> dict[str, str]:
+    """The headers of a delivery of ``body`` to ``inbox_url``: ``Content-Type`` and the
+    signature's (draft-cavage: ``(request-target) host date digest content-type``).
+
+    Apart from `deliver` so that a worker can sign several deliveries in a row: signing
+    between sends, with the network's code and data in the caches, cost ~15 % more CPU.
+    """
+    headers = {"Content-Type": ACTIVITY_JSON}
+    headers.update(
+        sign_request("POST", inbox_url, headers, body, key_id=key_id, private_key=private_key)
+    )
+    return headers
+
+
 async def deliver(
     client: DeliveryClient,
     inbox_url: str,
     body: bytes,
+    headers: Mapping[str, str],
     *,
-    key_id: str,
-    private_key: PrivateKey,
     timeout_seconds: float,
 ) -> DeliveryResult:
-    """POST ``body`` to ``inbox_url`` signed with ``key_id``; network errors are results.
+    """POST ``body`` to ``inbox_url`` with ``headers`` from `sign`; network errors are results.
 
     The client checks the URL against its address policy before sending anything,
     and every address it connects to; ``timeout_seconds`` covers all the network
     part (looking the host up, connecting, sending, reading the answer).
     """
-    headers = {"Content-Type": ACTIVITY_JSON}
     try:
-        headers.update(
-            sign_request("POST", inbox_url, headers, body, key_id=key_id, private_key=private_key)
-        )
         answer = await client.post(
             inbox_url,
             body,

@@ -32,6 +32,9 @@ from fediverse_share.upserts import insert_or_ignore
 CLAIM_BATCH = 200
 #: Claims one step may make (the first, and those made while deliveries go on).
 STEP_CLAIMS = 5
+#: Jobs a sender signs in a row (see `_Run`): 16 keep most of the gain (8 to 50
+#: measured alike) and hold the event loop ~5 ms, not the 15 ms of 50.
+SIGN_RUN = 16
 LEASE_US = 120 * 1_000_000
 CONCURRENCY = 50
 #: Failing on this many distinct days makes a domain unavailable (Mastodon: 7).
@@ -149,13 +152,16 @@ class _Run:
     """One step's jobs, the senders that take them in turn, its claims and records.
 
     `CONCURRENCY` senders take the jobs from one deque: fewer tasks and no semaphore,
-    where a task per job waiting on one cost ~20 µs per delivery.
+    where a task per job waiting on one cost ~20 µs per delivery. A sender that finds
+    no signed job ready signs the next `SIGN_RUN` in a row, without sending between
+    them: interleaved with the network's work, each signature cost ~15 % more CPU.
     """
 
     def __init__(self, runtime: Runtime, jobs: list[Job], group: asyncio.TaskGroup) -> None:
         self._runtime = runtime
         self._group = group
         self._waiting = deque(jobs)
+        self._signed: deque[tuple[Job, bytes, dict[str, str]]] = deque()
         self._outcomes: list[tuple[Job, ap_delivery.DeliveryResult]] = []
         # A short batch means that nothing more is due, or that other workers have it.
         self._claims_left = STEP_CLAIMS - 1 if len(jobs) == CLAIM_BATCH else 0
@@ -167,24 +173,12 @@ class _Run:
             group.create_task(self._send())
 
     async def _send(self) -> None:
-        runtime = self._runtime
-        while True:
-            if not self._waiting:
-                if self._claiming is None:
-                    break
-                await self._claiming
-                continue
-            job = self._waiting.popleft()
-            if len(self._waiting) < CONCURRENCY:
-                self._claim_more()
-            key = await runtime.keys.signing_key(job.signer_id)
+        timeout_seconds = self._runtime.settings.http_timeout_seconds
+        client = self._runtime.delivery_client
+        while (signed := await self._next()) is not None:
+            job, body, headers = signed
             result = await ap_delivery.deliver(
-                runtime.delivery_client,
-                job.inbox,
-                job.body.encode(),
-                key_id=key.key_id,
-                private_key=key.private_key,
-                timeout_seconds=runtime.settings.http_timeout_seconds,
+                client, job.inbox, body, headers, timeout_seconds=timeout_seconds
             )
             self._outcomes.append((job, result))
             if len(self._outcomes) >= CLAIM_BATCH:
@@ -192,6 +186,27 @@ class _Run:
         self._senders -= 1
         if not self._senders:
             self._record()
+
+    async def _next(self) -> tuple[Job, bytes, dict[str, str]] | None:
+        """The next job to send, signed, or ``None`` when the step has no more."""
+        while not self._signed:
+            if not self._waiting:
+                if self._claiming is None:
+                    return None
+                await self._claiming
+                continue
+            run = [self._waiting.popleft() for _ in range(min(SIGN_RUN, len(self._waiting)))]
+            if len(self._waiting) < CONCURRENCY:
+                self._claim_more()
+            keys = self._runtime.keys
+            signers = {job.signer_id: await keys.signing_key(job.signer_id) for job in run}
+            for job in run:
+                key, body = signers[job.signer_id], job.body.encode()
+                headers = ap_delivery.sign(
+                    job.inbox, body, key_id=key.key_id, private_key=key.private_key
+                )
+                self._signed.append((job, body, headers))
+        return self._signed.popleft()
 
     def _claim_more(self) -> None:
         if self._claiming is None and self._claims_left:

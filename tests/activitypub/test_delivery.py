@@ -23,6 +23,7 @@ from activitypub.delivery import (
     deliver,
     next_attempt,
     parse_retry_after,
+    sign,
 )
 from activitypub.delivery_client import DeliveryClient
 from activitypub.errors import FetchRefused
@@ -66,10 +67,12 @@ async def server():
         yield base_url, received
 
 
+def signed(signer, url):
+    return sign(url, BODY, key_id=signer.key_id, private_key=signer.private_key)
+
+
 async def post(client, signer, url):
-    return await deliver(
-        client, url, BODY, key_id=signer.key_id, private_key=signer.private_key, timeout_seconds=5
-    )
+    return await deliver(client, url, BODY, signed(signer, url), timeout_seconds=5)
 
 
 async def test_delivered_post_is_signed_and_verifies(server, client, signer):
@@ -140,14 +143,8 @@ async def test_a_slow_inbox_times_out_as_a_retry(client, signer):
 
     received: list[Received] = []
     async with serve_app(recording_app(slow, received)) as base_url:
-        result = await deliver(
-            client,
-            f"{base_url}/inbox",
-            BODY,
-            key_id=signer.key_id,
-            private_key=signer.private_key,
-            timeout_seconds=0.2,
-        )
+        url = f"{base_url}/inbox"
+        result = await deliver(client, url, BODY, signed(signer, url), timeout_seconds=0.2)
         release.set()
     assert (result.outcome, result.error) == (Outcome.RETRY, "timed out")
 
