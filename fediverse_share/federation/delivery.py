@@ -4,9 +4,10 @@ One row per (activity, inbox) in ``deliveries``; shared inboxes replace personal
 ones where offered, so a post to 10,000 followers on 200 servers is 200 jobs.
 Workers *claim* due jobs with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
 so several worker processes never deliver a job twice; on SQLite the single
-writer makes the claim atomic), deliver them concurrently, and record every
-outcome in one write. A job whose lease ran out (its worker died) is claimed
-again: delivery is at least once, and inboxes dedupe by activity id.
+writer makes the claim atomic), deliver them concurrently, and record their
+outcomes, 200 in one write; a step claims more and records while it delivers
+(`deliver_due`). A job whose lease ran out (its worker died) is claimed again:
+delivery is at least once, and inboxes dedupe by activity id.
 
 The retry policy and the HTTP POST itself belong to `activitypub.delivery`.
 """
