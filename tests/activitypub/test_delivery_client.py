@@ -358,3 +358,21 @@ async def test_an_answer_written_a_byte_at_a_time_is_read_whole(client):
             reply = await post(client, url)
             assert (reply.status, reply.body, reply.reusable) == (202, b"one,two", True)
     assert len(counts) == 1
+
+
+async def test_a_body_larger_than_the_read_buffer_is_read_whole(client):
+    """Past its buffer's limit the connection stops reading until the body is taken."""
+    body = bytes(range(256)) * 4096  # 1 MiB, four times the buffer
+
+    async def handler(reader, writer, number):
+        while await read_request(reader) is not None:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    async with raw_server(handler) as (url, counts):
+        for _ in range(2):
+            headers = {"Content-Type": "application/activity+json"}
+            answer = await client.post(
+                url, b"{}", headers, timeout_seconds=5, max_body_bytes=2 * len(body)
+            )
+            assert (answer.status, answer.body == body, answer.reusable) == (200, True, True)
+    assert len(counts) == 1
