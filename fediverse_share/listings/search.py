@@ -19,9 +19,11 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
+    String,
     Subquery,
     and_,
     bindparam,
+    cast,
     column,
     func,
     literal_column,
@@ -30,6 +32,7 @@ from sqlalchemy import (
     table,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSQUERY
 
 from fediverse_share import tables
 from fediverse_share.listings.model import Kind, Listing, Purpose
@@ -293,10 +296,10 @@ def _search_postgres(
     ``bound`` matches are in hand: they are the newest, as every later slice is older.
     """
     l = tables.listings  # noqa: E741
-    # The query is written into the statements, not bound: a prepared statement's
-    # generic plan cannot know how common the words are, and the best plan depends on
-    # it. Terms are word characters only (`terms.terms_of`), tags are letters, digits
-    # and dots.
+    # The query is written into the statements as they run (`_literal`), not bound: a
+    # prepared statement's generic plan cannot know how common the words are, and the
+    # best plan depends on it. Terms are word characters only (`terms.terms_of`), tags
+    # are letters, digits and dots.
     tags = tags_of(
         purpose=query.purpose,
         kind=query.kind,
@@ -310,14 +313,18 @@ def _search_postgres(
     if not quantiles:
         return []
     words = f" {'&' if joiner == 'AND' else '|'} ".join(f"{t}:*" for t in terms)
-    matching = f"to_tsquery('simple', '{words}')"
-    words_condition = literal_column(f"fts_document @@ {matching}", Boolean)
+    matching = func.to_tsquery(literal_column("'simple'"), _literal(words))
+    document: ColumnElement[Any] = literal_column("fts_document")
+    words_condition = document.op("@@", return_type=Boolean)(matching)
     keyed = _keys_query(keys, joiner, tags)
-    keys_condition = literal_column(f"{KEYS} @@ ({keyed})", Boolean) if keyed else None
+    keys_condition = (
+        literal_column(KEYS).op("@@", return_type=Boolean)(cast(_literal(keyed), TSQUERY))
+        if keyed
+        else None
+    )
     # The keys say all when every term is a whole key (`keys_exactly`); else the words
     # are checked on the rows they find.
     checked = keys_condition is None or not all(keys_exactly(term) for term in terms)
-    document: ColumnElement[Any] = literal_column("fts_document")
     best: list[tuple[int, float]] = []  # (id, rank)
     found = 0
     last = len(quantiles) - 1
@@ -349,13 +356,13 @@ def _search_postgres(
         )
         # Ranked outside the limit, so only the rows kept are; only the best of them
         # come back (the best of all are among the best of each slice), with the count.
-        rank = literal_column(f"ts_rank(newest.document, {matching})", Float)
+        rank = func.ts_rank(newest.c.document, matching, type_=Float)
         ranked = (
             select(newest.c.id, rank, func.count().over())
             .order_by(rank.desc(), newest.c.id.desc())
             .limit(_literal(query.offset + limit))
         )
-        kept = conn.execute(ranked, execution_options=_UNCACHED).all()
+        kept = conn.execute(ranked).all()
         best.extend((row[0], row[1]) for row in kept)
         found += kept[0][2] if kept else 0
         top, covered = bottom, last - bottom
@@ -404,21 +411,18 @@ class _PlannerSettings:
 
 
 def _keys_query(keys: list[list[str]], joiner: str, tags: list[str]) -> str:
-    """The tsquery of the keys index for these terms' keys and these tags ('' for
-    none: terms without keys, no filters)."""
-    terms = [" && ".join(f"'{key}'::tsquery" for key in term) for term in keys if term]
-    words = f" {'&&' if joiner == 'AND' else '||'} ".join(f"({term})" for term in terms)
-    return " && ".join([*([f"({words})"] if words else []), *(f"'{tag}'::tsquery" for tag in tags)])
+    """The tsquery of the keys index for these terms' keys and these tags, as text (''
+    for none: terms without keys, no filters); each key is quoted, so taken whole."""
+    terms = [" & ".join(f"'{key}'" for key in term) for term in keys if term]
+    words = f" {'&' if joiner == 'AND' else '|'} ".join(f"({term})" for term in terms)
+    return " & ".join([*([f"({words})"] if words else []), *(f"'{tag}'" for tag in tags)])
 
 
-#: Execution options of a statement with the search's words written into it: one met
-#: once, so not kept among the engine's compiled statements, where hundreds of such
-#: entries (~250 objects each) made every full collection of the cyclic GC walk
-#: ~170,000 more objects: 40-115 ms pauses, the p99 of bench/search.py at 100,000
-#: listings, whatever kind of query they fell on.
-_UNCACHED: dict[str, Any] = {"compiled_cache": None}
-
-
-def _literal(value: int) -> BindParameter[int]:
-    """An integer written into the statement (see `_search_postgres`)."""
-    return bindparam(None, value, type_=BigInteger, literal_execute=True)
+def _literal(value: int | str) -> BindParameter[Any]:
+    """A value written into the statement as it runs (see `_search_postgres`), not into
+    its compiled form, which SQLAlchemy caches by shape: with the words in it, each
+    search's statements filled the cache (500 entries, ~170,000 objects, which every
+    full collection of the cyclic GC walked: 40-115 ms, the p99 of bench/search.py at
+    100,000 listings) and were compiled anew each time."""
+    kind = String() if isinstance(value, str) else BigInteger()
+    return bindparam(None, value, type_=kind, literal_execute=True)

@@ -232,9 +232,9 @@ async def test_searches_add_nothing_to_the_cache_of_statements(
     instance: Instance, analyzed: bool
 ) -> None:
     """Searches for new words, with filters or a second page, add no compiled statement
-    to the engine's cache once each shape of search has run: statements with the words
-    written into them are compiled for that search alone (hundreds of them in the cache
-    made the GC's full collections walk ~170,000 more objects, 40-115 ms each)."""
+    to the engine's cache once each shape of search has run: the words are written into
+    the statements as they run, not into their compiled forms (one per search in the
+    cache made the GC's full collections walk ~170,000 more objects, 40-115 ms each)."""
     alice = await members.add_member(instance.runtime, "alice", None)
     words = ["ladder", "drill", "sander", "hammer", "grinder", "jigsaw", "toolbox", "saw"]
     for word in words:
