@@ -315,10 +315,10 @@ def _search_postgres(
     words = f" {'&' if joiner == 'AND' else '|'} ".join(f"{t}:*" for t in terms)
     matching = func.to_tsquery(literal_column("'simple'"), _literal(words))
     document: ColumnElement[Any] = literal_column("fts_document")
-    words_condition = document.op("@@", return_type=Boolean)(matching)
+    words_condition = document.op("@@", return_type=_BOOLEAN)(matching)
     keyed = _keys_query(keys, joiner, tags)
     keys_condition = (
-        literal_column(KEYS).op("@@", return_type=Boolean)(cast(_literal(keyed), TSQUERY))
+        literal_column(KEYS).op("@@", return_type=_BOOLEAN)(cast(_literal(keyed), _TSQUERY))
         if keyed
         else None
     )
@@ -356,7 +356,7 @@ def _search_postgres(
         )
         # Ranked outside the limit, so only the rows kept are; only the best of them
         # come back (the best of all are among the best of each slice), with the count.
-        rank = func.ts_rank(newest.c.document, matching, type_=Float)
+        rank = func.ts_rank(newest.c.document, matching, type_=_FLOAT)
         ranked = (
             select(newest.c.id, rank, func.count().over())
             .order_by(rank.desc(), newest.c.id.desc())
@@ -424,5 +424,10 @@ def _literal(value: int | str) -> BindParameter[Any]:
     search's statements filled the cache (500 entries, ~170,000 objects, which every
     full collection of the cyclic GC walked: 40-115 ms, the p99 of bench/search.py at
     100,000 listings) and were compiled anew each time."""
-    kind = String() if isinstance(value, str) else BigInteger()
-    return bindparam(None, value, type_=kind, literal_execute=True)
+    sql_type = _TEXT if isinstance(value, str) else _INTEGER
+    return bindparam(None, value, type_=sql_type, literal_execute=True)
+
+
+#: Types made once: instances made per search were garbage in reference cycles, ~20 of
+#: the ~140 objects a search left for the cyclic GC.
+_TEXT, _INTEGER, _TSQUERY, _FLOAT, _BOOLEAN = String(), BigInteger(), TSQUERY(), Float(), Boolean()
