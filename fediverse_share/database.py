@@ -469,7 +469,10 @@ class _Postgres:
         batcher = self._batchers.setdefault(key, _Batcher())
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         batcher.pending.append((item, future))
-        if len(batcher.flushers) < _PG_FLUSHERS:
+        # Count the flushers still running only: one that has returned stays in the
+        # set until its done callback runs, after the callers it woke, and an item one
+        # of them submits meanwhile would wait with no flusher to write it.
+        if sum(not task.done() for task in batcher.flushers) < _PG_FLUSHERS:
             task = asyncio.create_task(flush(key, batcher))
             batcher.flushers.add(task)
             task.add_done_callback(batcher.flushers.discard)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -131,6 +132,44 @@ async def test_a_failing_batch_statement_runs_each_item_alone(db: Database) -> N
     assert float(results[0][0]) == 0.25 and float(results[2][0]) == 0.5
     assert isinstance(results[1], asyncpg.DivisionByZeroError)
     assert [row[1] for row in (results[0], results[2])] == [1, 1]
+
+
+class _Sleepers:
+    """A batch statement whose items each sleep a tenth of their value and come back;
+    all items share one key, so each runs in a statement of its own."""
+
+    sql = (
+        "SELECT v FROM unnest($1::int[]) WITH ORDINALITY AS t(v, n),"
+        " LATERAL (SELECT pg_sleep(v / 10.0)) AS s ORDER BY n"
+    )
+
+    def arguments(self, items: Sequence[int]) -> tuple[Any, ...]:
+        return (list(items),)
+
+    def keys(self, item: int) -> tuple[Hashable, ...]:
+        return ("one",)
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="fetch_batched is for PostgreSQL")
+async def test_an_item_submitted_as_every_flusher_finishes_is_written(db: Database) -> None:
+    """When all flushers finish in one turn of the loop and a caller they woke submits
+    its next item at once, that item is still written (a flusher that has returned
+    does not count as one that will take it)."""
+    batch = _Sleepers()
+    await asyncio.gather(db.fetch_batched(batch, 1), db.fetch_batched(batch, 1))
+
+    async def two_in_a_row() -> tuple[Any, ...]:
+        await db.fetch_batched(batch, 1)
+        return await db.fetch_batched(batch, 3)
+
+    first = asyncio.create_task(two_in_a_row())
+    other = asyncio.create_task(db.fetch_batched(batch, 2))
+    await asyncio.sleep(0.05)  # both statements sent, one per flusher
+    # Held on purpose: both answers arrive while the loop waits, so both flushers end
+    # in the same turn of the loop.
+    time.sleep(0.5)  # noqa: ASYNC251
+    assert await asyncio.wait_for(first, 10) == (3,)
+    assert await other == (2,)
 
 
 async def test_migrations_match_the_tables(db: Database) -> None:
