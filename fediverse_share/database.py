@@ -85,6 +85,8 @@ class StatementBatch(Protocol[Item_contra]):
 
 # SQLSTATEs after which a PostgreSQL transaction may simply be tried again.
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+#: URL options that SQLAlchemy's asyncpg dialect takes for itself, not asyncpg.
+_SQLALCHEMY_ONLY_OPTIONS = ("prepared_statement_cache_size", "prepared_statement_name_func")
 _MAX_PG_ATTEMPTS = 8
 _MAX_BATCH = 256
 # Batch transactions in flight at once per batch function on PostgreSQL: two keep the
@@ -397,7 +399,6 @@ class _Postgres:
             server_settings["search_path"] = schema
         connect_args = {"server_settings": server_settings}
         self._server_settings = server_settings
-        self._dsn = "postgresql://" + url.split("://", 1)[1]
         self._statement_pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         # Twenty connections kept, none beyond: with ten kept and ten more "overflow",
@@ -409,6 +410,12 @@ class _Postgres:
         )
         #: Per batch function (`write_batched`) or statement (`fetch_batched`).
         self._batchers: dict[object, _Batcher] = {}
+        # The statement connections connect as the engine's do: SQLAlchemy reads the
+        # URL (its query holds driver options such as ``ssl``, and options of its own,
+        # which asyncpg would send to the server as settings and be refused for).
+        _, self._connect_kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        for name in _SQLALCHEMY_ONLY_OPTIONS:
+            self._connect_kwargs.pop(name, None)
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         async with self.engine.connect() as conn:
@@ -439,7 +446,7 @@ class _Postgres:
 
                 settings = {**self._server_settings, "plan_cache_mode": "force_generic_plan"}
                 self._statement_pool = await asyncpg.create_pool(
-                    self._dsn,
+                    **self._connect_kwargs,
                     min_size=0,
                     max_size=_PG_FLUSHERS,
                     server_settings=settings,

@@ -134,6 +134,19 @@ async def test_a_failing_batch_statement_runs_each_item_alone(db: Database) -> N
     assert [row[1] for row in (results[0], results[2])] == [1, 1]
 
 
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="fetch_batched is for PostgreSQL")
+async def test_batch_statements_connect_as_the_engine_does(db: Database) -> None:
+    """A URL with the driver's options SQLAlchemy takes (``ssl``, its statement cache
+    size) serves batch statements too, not only ordinary reads and writes."""
+    url = f"{TEST_DATABASE_URL}?ssl=disable&prepared_statement_cache_size=50"
+    other = Database(url)
+    try:
+        assert await other.read(lambda conn: conn.exec_driver_sql("SELECT 1").scalar()) == 1
+        assert float((await other.fetch_batched(_Reciprocals(), 4))[0]) == 0.25
+    finally:
+        await other.close()
+
+
 class _Sleepers:
     """A batch statement whose items each sleep a tenth of their value and come back;
     all items share one key, so each runs in a statement of its own."""
