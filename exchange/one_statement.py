@@ -94,7 +94,10 @@ _NEW_COLUMNS = ", ".join(c.name for c in tables.transfers.c if c.name != "ordina
 
 # One statement for a batch of payments; see the module docstring. The CASE lists the
 # checks in the order in which the ordinary path raises (exchange.transfers._book_new,
-# Booking.check_limits).
+# Booking.check_limits). Rows are looked up with ``id = ANY(array)``, which the one
+# generic plan always answers from the index: ``IN (SELECT ... FROM request)`` let the
+# plan made while the table was small scan all of ``ledger_transfers``' id index on
+# every call (7,500 against 10,200 payments/s on a fresh ledger, bench/ledger.py).
 TRANSFERS = text(f"""
 WITH request AS (
     SELECT * FROM unnest(
@@ -117,11 +120,11 @@ WITH request AS (
            debits_pending_minor, credits_pending_minor, seq, chain_hash,
            demurrage_settled_to_us, closed_at_us IS NOT NULL AS closed
     FROM ledger_accounts
-    WHERE id IN (SELECT debit FROM request UNION SELECT credit FROM request)
+    WHERE id = ANY(CAST(:debits AS varchar[]) || CAST(:credits AS varchar[]))
     ORDER BY id = :sink, id
     FOR UPDATE
 ), existing AS (
-    SELECT {_COLUMNS} FROM ledger_transfers WHERE id IN (SELECT id FROM request)
+    SELECT {_COLUMNS} FROM ledger_transfers WHERE id = ANY(CAST(:ids AS varchar[]))
 ), verdict AS (
     SELECT r.*, CASE
         WHEN EXISTS (SELECT FROM request o WHERE o.n < r.n
