@@ -89,9 +89,14 @@ _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 _SQLALCHEMY_ONLY_OPTIONS = ("prepared_statement_cache_size", "prepared_statement_name_func")
 _MAX_PG_ATTEMPTS = 8
 _MAX_BATCH = 256
-# Batch transactions in flight at once per batch function on PostgreSQL: two keep the
-# server busy while the next batch gathers (measured with bench/inbox.py).
-_PG_FLUSHERS = 2
+# Batch transactions in flight at once per batch function on PostgreSQL (bench/inbox.py,
+# concurrency 50, quiet machine: two flushers 4,741-4,998 inbox POSTs/s in six rounds,
+# three 4,909-5,159/s in six, the server's one core 86-98 % busy either way).
+_PG_FLUSHERS = 3
+# Batch statements in flight at once (`Database.fetch_batched`), and their connections:
+# more made smaller batches, slower (bench/ledger.py: two 10,000-10,300 payments/s, three
+# 8,800, four 8,300-8,400).
+_PG_STATEMENT_FLUSHERS = 2
 
 
 def normalise_url(url: str) -> str:
@@ -463,7 +468,7 @@ class _Postgres:
                 self._statement_pool = await asyncpg.create_pool(
                     **self._connect_kwargs,
                     min_size=0,
-                    max_size=_PG_FLUSHERS,
+                    max_size=_PG_STATEMENT_FLUSHERS,
                     server_settings=settings,
                     reset=_keep_session,
                 )
@@ -479,13 +484,19 @@ class _Postgres:
         return await _retried(attempt)
 
     async def write_batched(self, fn: BatchQuery[Item, T], item: Item) -> T:
-        return await self._enqueue(fn, item, self._flush)  # type: ignore[no-any-return]
+        return await self._enqueue(fn, item, self._flush, _PG_FLUSHERS)  # type: ignore[no-any-return]
 
     async def fetch_batched(self, batch: StatementBatch[Item], item: Item) -> tuple[Any, ...]:
-        return await self._enqueue(batch, item, self._flush_statements)  # type: ignore[no-any-return]
+        return await self._enqueue(  # type: ignore[no-any-return]
+            batch, item, self._flush_statements, _PG_STATEMENT_FLUSHERS
+        )
 
     async def _enqueue(
-        self, key: Any, item: Any, flush: Callable[[Any, _Batcher], Coroutine[Any, Any, None]]
+        self,
+        key: Any,
+        item: Any,
+        flush: Callable[[Any, _Batcher], Coroutine[Any, Any, None]],
+        flushers: int,
     ) -> Any:
         """``item``'s result, once a flusher (``flush(key, batcher)``) has written it."""
         batcher = self._batchers.setdefault(key, _Batcher())
@@ -494,7 +505,7 @@ class _Postgres:
         # Count the flushers still running only: one that has returned stays in the
         # set until its done callback runs, after the callers it woke, and an item one
         # of them submits meanwhile would wait with no flusher to write it.
-        if sum(not task.done() for task in batcher.flushers) < _PG_FLUSHERS:
+        if sum(not task.done() for task in batcher.flushers) < flushers:
             task = asyncio.create_task(flush(key, batcher))
             batcher.flushers.add(task)
             task.add_done_callback(batcher.flushers.discard)
