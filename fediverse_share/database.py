@@ -388,6 +388,30 @@ def _independent(
     return taken, seen
 
 
+async def _run_entries(
+    entries: list[tuple[Any, asyncio.Future[Any]]],
+    run: Callable[[list[Any]], Awaitable[list[Any]]],
+) -> None:
+    """Settle each entry with its result of ``run(items)``, one per item in order; if
+    that raises for several, run each alone, to give each its own outcome."""
+    try:
+        results = await run([item for item, _ in entries])
+    except Exception as exc:  # each item alone, to give each its own outcome
+        if len(entries) == 1:
+            _settle(entries[0][1], False, exc)
+            return
+        for item, future in entries:
+            try:
+                [value] = await run([item])
+            except Exception as alone:  # this item's outcome, for its caller
+                _settle(future, False, alone)
+            else:
+                _settle(future, True, value)
+        return
+    for (_, future), value in zip(entries, results, strict=True):
+        _settle(future, True, value)
+
+
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
     if future.cancelled():  # its request went away; the item is written all the same
         return
@@ -474,15 +498,6 @@ class _Postgres:
                 )
             return self._statement_pool
 
-    async def _fetch(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        pool = await self._statement_connections()
-
-        async def attempt() -> list[tuple[Any, ...]]:
-            async with pool.acquire() as conn:
-                return [tuple(row) for row in await conn.fetch(sql, *args)]
-
-        return await _retried(attempt)
-
     async def write_batched(self, fn: BatchQuery[Item, T], item: Item) -> T:
         return await self._enqueue(fn, item, self._flush, _PG_FLUSHERS)  # type: ignore[no-any-return]
 
@@ -517,25 +532,7 @@ class _Postgres:
         while batcher.pending:
             entries = batcher.pending[:_MAX_BATCH]
             del batcher.pending[:_MAX_BATCH]
-            try:
-                results = await self.write(_call_batch, fn, [item for item, _ in entries])
-            except Exception as exc:  # written alone, each item gets its own outcome
-                if len(entries) == 1:
-                    _settle(entries[0][1], False, exc)
-                else:
-                    await self._write_alone(fn, entries)
-                continue
-            for (_, future), value in zip(entries, results, strict=True):
-                _settle(future, True, value)
-
-    async def _write_alone(self, fn: BatchQuery[Any, Any], entries: list[Any]) -> None:
-        for item, future in entries:
-            try:
-                [value] = await self.write(_call_batch, fn, [item])
-            except Exception as exc:  # this item's outcome, for its caller
-                _settle(future, False, exc)
-            else:
-                _settle(future, True, value)
+            await _run_entries(entries, lambda items: self.write(_call_batch, fn, items))
 
     async def _flush_statements(self, batch: StatementBatch[Any], batcher: _Batcher) -> None:
         """Run the statement for what is pending, items with no key in common each
@@ -548,34 +545,21 @@ class _Postgres:
                 return
             batcher.busy |= keys
             try:
-                await self._run_statement(batch, entries)
+                await _run_entries(entries, lambda items: self._fetch_rows(batch, items))
             finally:
                 batcher.busy -= keys
-
-    async def _run_statement(self, batch: StatementBatch[Any], entries: list[Any]) -> None:
-        """Settle each entry with its row; if the statement raises for several, run
-        each alone, to give each its own outcome."""
-        try:
-            rows = await self._fetch_rows(batch, [item for item, _ in entries])
-        except Exception as exc:  # each item alone, to give each its own outcome
-            if len(entries) == 1:
-                _settle(entries[0][1], False, exc)
-                return
-            for item, future in entries:
-                try:
-                    [row] = await self._fetch_rows(batch, [item])
-                except Exception as alone:  # this item's outcome, for its caller
-                    _settle(future, False, alone)
-                else:
-                    _settle(future, True, row)
-            return
-        for (_, future), row in zip(entries, rows, strict=True):
-            _settle(future, True, row)
 
     async def _fetch_rows(
         self, batch: StatementBatch[Any], items: list[Any]
     ) -> list[tuple[Any, ...]]:
-        rows = await self._fetch(batch.sql, batch.arguments(items))
+        pool = await self._statement_connections()
+        sql, args = batch.sql, batch.arguments(items)
+
+        async def attempt() -> list[tuple[Any, ...]]:
+            async with pool.acquire() as conn:
+                return [tuple(row) for row in await conn.fetch(sql, *args)]
+
+        rows = await _retried(attempt)
         if len(rows) != len(items):
             raise ValueError(f"{len(rows)} rows for {len(items)} items")
         return rows
